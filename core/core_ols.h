@@ -1,0 +1,83 @@
+/* Ordinary least squares by Householder QR with column pivoting, and its
+ * variance estimators (classical, HC0-HC3, one-way cluster CR1), tests and
+ * fit statistics exactly as METHODS.md section 2. */
+#ifndef GRAVITAS_CORE_OLS_H
+#define GRAVITAS_CORE_OLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_vector.h>
+
+#include "core_err.h"
+
+typedef enum core_vcov_kind {
+  CORE_VCOV_CLASSICAL,
+  CORE_VCOV_HC0,
+  CORE_VCOV_HC1,
+  CORE_VCOV_HC2,
+  CORE_VCOV_HC3,
+  CORE_VCOV_CLUSTER /* CR1, Stata convention */
+} core_vcov_kind;
+
+typedef struct core_vcov_spec {
+  core_vcov_kind kind;
+  const size_t *cluster; /* CLUSTER only: n group ids in 0..n_clusters-1,
+                            aligned with the rows of X */
+  size_t n_clusters;     /* CLUSTER only: G (needs G >= 2) */
+} core_vcov_spec;
+
+/* Rank tolerance relative to the largest |R_jj|, as R's lm (1e-7). */
+#define CORE_OLS_RANK_TOL 1e-7
+
+typedef struct core_ols_result {
+  size_t n;          /* observations */
+  size_t p;          /* columns of X given */
+  size_t k;          /* rank = estimated coefficients */
+  bool has_intercept;
+  core_vcov_kind vcov;
+  size_t n_clusters; /* G for CLUSTER, else 0 */
+
+  /* Per column of X (length p). A column dropped for collinearity has
+   * dropped[j] = true and NaN in every statistic below. */
+  bool *dropped;
+  double *beta, *se, *t, *p_value, *ci_low, *ci_high;
+
+  double *V;         /* p x p row-major variance of beta (NaN rows/cols for
+                        dropped columns) */
+  double *fitted;    /* n */
+  double *resid;     /* n */
+  double *leverage;  /* n, h_ii */
+
+  double df_resid;   /* n - k */
+  double df_inf;     /* degrees of freedom for t, F and CIs: n - k, or G - 1
+                        for CLUSTER */
+  double ssr, sst, r2, adj_r2, sigma2, rmse;
+  double f, f_df1, f_df2, f_p_value; /* NaN when there is no slope to test */
+  double loglik, aic, bic;
+} core_ols_result;
+
+/* Fits y on X (n x p; the intercept, when wanted, is a column of ones in X
+ * and has_intercept says so). Collinear columns (|R_jj| < tol * max |R_jj|
+ * after pivoting) are dropped; the earlier of two collinear columns is kept,
+ * as in R's lm. level is the confidence level of the intervals (0.95).
+ * Errors: CORE_EINVAL (sizes, non-finite data, bad cluster spec, G < 2),
+ * CORE_ETOOFEW (n <= k), CORE_ESINGULAR (rank 0), CORE_ENOMEM. On success
+ * *out is owned by the caller (core_ols_result_free). */
+core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
+                         bool has_intercept, const core_vcov_spec *vcov,
+                         double level, core_ols_result **out, core_err *err);
+void core_ols_result_free(core_ols_result *r);
+
+/* Two-sided p-value of a t statistic with df degrees of freedom, accurate in
+ * the far tail (uses the upper tail directly). NaN for bad input. */
+double core_t_pvalue(double t, double df);
+/* Upper-tail p-value of an F statistic. NaN for bad input. */
+double core_f_pvalue(double f, double df1, double df2);
+/* Upper-tail p-value of a chi-square statistic. NaN for bad input. */
+double core_chisq_pvalue(double x, double df);
+/* Quantile of Student's t (e.g. 0.975). NaN for bad input. */
+double core_t_quantile(double prob, double df);
+
+#endif

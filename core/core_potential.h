@@ -1,0 +1,84 @@
+/* Trade potential K = actual / predicted with its classes (METHODS.md
+ * section 8) and the per-term effects (section 9). */
+#ifndef GRAVITAS_CORE_POTENTIAL_H
+#define GRAVITAS_CORE_POTENTIAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core_err.h"
+#include "core_formula.h"
+
+typedef enum core_pot_method {
+  CORE_POT_LEVEL, /* K = actual / predicted, predicted in levels */
+  CORE_POT_LOG    /* K = ln(actual) / ln(predicted) (the paper's Table 3) */
+} core_pot_method;
+
+typedef enum core_smearing {
+  CORE_SMEAR_DUAN,   /* mean of exp(residual) over the estimation sample */
+  CORE_SMEAR_NORMAL, /* exp(s^2 / 2) */
+  CORE_SMEAR_NONE    /* 1 */
+} core_smearing;
+
+typedef enum core_pot_class {
+  CORE_CLASS_NONE,        /* no actual value, or K not finite */
+  CORE_CLASS_HUGE,        /* K <= lo */
+  CORE_CLASS_EXPANDING,   /* lo < K < hi */
+  CORE_CLASS_REMODELLING  /* K >= hi */
+} core_pot_class;
+
+typedef struct core_pot_spec {
+  core_pot_method method;
+  core_smearing smearing;
+  double lo, hi; /* thresholds, default 0.8 and 1.2; need 0 < lo < hi */
+} core_pot_spec;
+
+/* Fills spec with the defaults: level, duan, 0.8, 1.2. */
+void core_pot_spec_default(core_pot_spec *spec);
+
+typedef struct core_pot_row {
+  double actual;    /* the outcome in levels (NaN when unobserved) */
+  double predicted; /* the prediction in levels */
+  double k;         /* NaN when actual is missing */
+  double gap;       /* predicted - actual (NaN when actual is missing) */
+  core_pot_class cls;
+} core_pot_row;
+
+/* Retransformation factor for `level` predictions: Duan's smearing estimate
+ * mean(exp(resid)) over n residuals, exp(sigma2 / 2) for NORMAL, 1 for NONE. */
+double core_smearing_factor(core_smearing s, const double *resid, size_t n,
+                            double sigma2);
+
+/* Computes n potential rows. xb[i] is the linear prediction on the response's
+ * scale, actual[i] the outcome in levels (NaN when unobserved). response_kind
+ * says how the response was transformed (LOG: predicted = exp(xb) * factor;
+ * LOG1P: exp(xb) * factor - 1; LEVEL: xb). For the LOG method predicted is
+ * still reported in levels, without smearing, and K = ln(actual) /
+ * ln(predicted). Warnings (into w) where K loses its meaning: a logarithm
+ * that is negative or within 1e-3 of zero under the LOG method, a predicted
+ * level <= 0 under the LEVEL method (K is then NaN). Returns CORE_EINVAL for
+ * bad thresholds, else CORE_OK. */
+core_status core_potential(const core_pot_spec *spec,
+                           core_term_kind response_kind, double factor,
+                           const double *xb, const double *actual, size_t n,
+                           core_pot_row *out, core_warnings *w, core_err *err);
+
+/* Class of a K under thresholds lo < hi. */
+core_pot_class core_pot_classify(double k, double lo, double hi);
+/* "huge_potential", "expanding_potential", "remodelling_potential", or NULL
+ * for CORE_CLASS_NONE. */
+const char *core_pot_class_name(core_pot_class c);
+
+typedef enum core_effect_kind {
+  CORE_EFFECT_NONE,           /* intercept, interactions, level responses */
+  CORE_EFFECT_ELASTICITY,     /* log regressor, log response: value = b */
+  CORE_EFFECT_SEMI_ELASTICITY /* level regressor, log response:
+                                 value = 100 (exp(b) - 1) percent per unit */
+} core_effect_kind;
+
+/* The effect of a coefficient b on a term of kind term under a response of
+ * kind response. *value is NaN for CORE_EFFECT_NONE. */
+core_effect_kind core_effect(core_term_kind response, core_term_kind term,
+                             double b, double *value);
+
+#endif

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Gravitas needs to build, run and test, and only
+# those that are missing. This is the one list of system packages: the Makefile,
+# CI and the Dockerfile all call it. Idempotent: a second run installs nothing.
+#
+#   deploy/install-deps.sh              build + test dependencies
+#   deploy/install-deps.sh --runtime    only the shared libraries the binary needs
+#   deploy/install-deps.sh --reference  also R and statsmodels, to regenerate the
+#                                       reference fixtures under tests/reference/
+set -euo pipefail
+
+runtime=(libmicrohttpd12 libjansson4 libgsl27 libopenblas0 libcurl4 libsqlite3-0
+         libssl3 ca-certificates)
+build=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libgsl-dev
+       libopenblas-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libcriterion-dev
+       python3 python3-jsonschema python3-yaml curl)
+reference=(r-base-core r-cran-sandwich python3-statsmodels python3-scipy)
+
+want=()
+case "${1:-}" in
+  --runtime) want=("${runtime[@]}") ;;
+  --reference) want=("${runtime[@]}" "${build[@]}" "${reference[@]}") ;;
+  "") want=("${runtime[@]}" "${build[@]}") ;;
+  *) echo "usage: $0 [--runtime|--reference]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
