@@ -10,7 +10,7 @@
 set -euo pipefail
 
 runtime=(libmicrohttpd12 libjansson4 libgsl27 libopenblas0 libcurl4 libsqlite3-0
-         libssl3 ca-certificates)
+         libssl3 ca-certificates curl)
 build=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libgsl-dev
        libopenblas-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libcriterion-dev
        python3 python3-jsonschema python3-yaml curl)
