@@ -1,0 +1,26 @@
+/* Handlers that belong to server/ itself: liveness, readiness, metrics and
+ * the OpenAPI document. Each writes exactly one response in every case. */
+#ifndef GRAVITAS_SRV_HANDLERS_H
+#define GRAVITAS_SRV_HANDLERS_H
+
+#include "srv_routes.h"
+
+/* 200 {"status":"ok"}: the process answers. */
+void srv_handle_healthz(srv_http *srv, const api_request *req,
+                        api_response *res);
+
+/* 200 {"status":"ready","checks":{...}} when every readiness check passes,
+ * else a 503 "unavailable" problem listing the failing checks. */
+void srv_handle_readyz(srv_http *srv, const api_request *req,
+                       api_response *res);
+
+/* 200 Prometheus text, or a 500 problem when it cannot be rendered. */
+void srv_handle_metrics(srv_http *srv, const api_request *req,
+                        api_response *res);
+
+/* 200 application/yaml with the configured OpenAPI file, a 404 problem when
+ * it is missing or unreadable, or a 500 problem when out of memory. */
+void srv_handle_openapi(srv_http *srv, const api_request *req,
+                        api_response *res);
+
+#endif
