@@ -15,7 +15,16 @@
  *
  * Term labels are the normalised source text: single spaces around binary
  * + - and none elsewhere inside calls, e.g. "log(a*b)", "I(x^2)", "a:b". The
- * intercept's label is "(Intercept)". Duplicate terms are an error. */
+ * intercept's label is "(Intercept)". Duplicate terms are an error (a:b and
+ * b:a are the same term; x:x is an error too: write I(x^2)).
+ *
+ * Details: as in R, the last of "0", "1" and "- 1" decides the intercept
+ * ("y ~ x - 1 + 1" keeps it); '-' before anything but 1 is CORE_EPARSE.
+ * Numbers are digits with an optional decimal part and exponent (1e3, .5).
+ * In expressions -x^2 is -(x^2) and ^ is right-associative. Nesting deeper
+ * than 100 levels is CORE_EPARSE. Names are at most CORE_NAME_MAX bytes.
+ * Row numbers in messages ("first: row 4") are 0-based panel rows, the same
+ * numbers as err->rows. */
 #ifndef GRAVITAS_CORE_FORMULA_H
 #define GRAVITAS_CORE_FORMULA_H
 
@@ -73,7 +82,9 @@ const char *core_formula_fe_label(const core_formula *f, size_t i);
 size_t core_formula_n_vars(const core_formula *f);
 const char *core_formula_var(const core_formula *f, size_t i);
 
-/* Byte offset in the original text where variable i first appears. */
+/* Byte offset in the original text where variable i first appears.
+ * Out-of-range i: labels and names are NULL, positions -1, and
+ * core_formula_term_kind returns CORE_TERM_INTERCEPT. */
 int core_formula_var_pos(const core_formula *f, size_t i);
 
 typedef enum core_design_mode {
@@ -97,16 +108,27 @@ typedef struct core_design {
   bool has_intercept;
 } core_design;
 
-/* Builds the design. Evaluates every term row by row; rows where a needed
- * value is missing (NaN) are dropped and counted in n_missing. Errors:
- *   CORE_EUNKNOWN_VAR  a variable is not in the panel (err->name, err->pos);
+/* Builds the design. Evaluates every term over all rows at once (column-wise,
+ * no allocation per row); rows where a needed value is missing (NaN) are
+ * dropped and counted in n_missing. Variables used only as fixed effects
+ * never drop rows. Errors:
+ *   CORE_EINVAL        a NULL argument or an unknown mode;
+ *   CORE_EUNKNOWN_VAR  a variable is not in the panel (err->name, err->pos),
+ *                      including the response in PREDICT mode (give the
+ *                      panel an all-missing column when it is unknown), and
+ *                      "reporter"/"partner" used outside the '|' part;
  *   CORE_EDOMAIN       log() of a value <= 0, log1p() of a value <= -1,
  *                      sqrt() of a negative, on a row that is otherwise
  *                      complete (err->name = the variable when the argument
  *                      is a single variable, else the term label; err->rows =
- *                      the panel rows). In PREDICT mode a bad response value
- *                      makes y NaN instead of failing;
- *   CORE_ENOTSUP       the formula has fixed effects (later issue);
+ *                      the panel rows; err->pos = the start of the failing
+ *                      subexpression). Also division by zero and results
+ *                      that are not finite (exp overflow, (-8)^0.5, a product
+ *                      that overflows). In PREDICT mode a bad response value
+ *                      makes y NaN instead of failing (y_level too when the
+ *                      inner expression itself fails);
+ *   CORE_ENOTSUP       the formula has fixed effects (later issue; checked
+ *                      after the variables, before any evaluation);
  *   CORE_ETOOFEW       no complete row (err->msg says how many were missing);
  *   CORE_ENOMEM.
  * On success *out is owned by the caller (core_design_free). */

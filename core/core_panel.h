@@ -45,7 +45,9 @@ core_status core_panel_add_column(core_panel *p, const char *name,
 
 /* Index of the column called name, or -1. Looks at numeric columns only,
  * except that "year" resolves to a numeric view of the year key when the
- * panel has one (see core_panel_column). */
+ * panel has one (see core_panel_column): its index is then the virtual
+ * (long)p->ncol, one past the real columns, so callers that index p->cols
+ * must check index < p->ncol. -1 also for a NULL panel or name. */
 long core_panel_find(const core_panel *p, const char *name);
 
 /* Read-only values of the column called name (length p->n), or NULL when it
@@ -55,7 +57,9 @@ const double *core_panel_column(const core_panel *p, const char *name);
 
 /* Sets the key arrays, copying them. Any of the three may be NULL (that key is
  * absent). Strings must be non-empty (NULL entries mean missing). Returns
- * CORE_OK, CORE_EINVAL (empty string) or CORE_ENOMEM. Replaces earlier keys. */
+ * CORE_OK, CORE_EINVAL (empty string: err->name is the key, err->rows[0] the
+ * row; or a NULL panel) or CORE_ENOMEM. Replaces earlier keys, all three at
+ * once; on failure the earlier keys stay as they were. */
 core_status core_panel_set_keys(core_panel *p, const char *const *reporter,
                                 const char *const *partner, const int *year,
                                 core_err *err);
@@ -66,11 +70,13 @@ bool core_panel_is_longitudinal(const core_panel *p);
 
 /* Writes into buf (size bufsz) the entity label of row i: "CHN-KAZ" for a
  * reporter-partner pair, just one code when only one key is present, "" when
- * the panel has neither. Returns buf. */
+ * the panel has neither (or i >= n). A missing (NULL) key prints as "NA".
+ * The label is truncated to fit; bufsz 0 writes nothing. Returns buf. */
 const char *core_panel_entity(const core_panel *p, size_t i, char *buf,
                               size_t bufsz);
 
-/* Number of missing (NaN) cells in column j. */
+/* Number of missing (NaN) cells in column j; 0 when j >= p->ncol (the year
+ * view is never missing). */
 size_t core_panel_missing(const core_panel *p, size_t j);
 
 #endif
