@@ -28,7 +28,9 @@ typedef struct core_vcov_spec {
   size_t n_clusters;     /* CLUSTER only: G (needs G >= 2) */
 } core_vcov_spec;
 
-/* Rank tolerance relative to the largest |R_jj|, as R's lm (1e-7). */
+/* Rank tolerance of R's lm (LINPACK dqrdc2, tol = 1e-7): a column is dropped
+ * when the norm of what remains of it after removing the earlier kept
+ * columns falls below tol times its original norm. */
 #define CORE_OLS_RANK_TOL 1e-7
 
 typedef struct core_ols_result {
@@ -59,25 +61,41 @@ typedef struct core_ols_result {
 } core_ols_result;
 
 /* Fits y on X (n x p; the intercept, when wanted, is a column of ones in X
- * and has_intercept says so). Collinear columns (|R_jj| < tol * max |R_jj|
- * after pivoting) are dropped; the earlier of two collinear columns is kept,
- * as in R's lm. level is the confidence level of the intervals (0.95).
- * Errors: CORE_EINVAL (sizes, non-finite data, bad cluster spec, G < 2),
- * CORE_ETOOFEW (n <= k), CORE_ESINGULAR (rank 0), CORE_ENOMEM. On success
- * *out is owned by the caller (core_ols_result_free). */
+ * and has_intercept says so: then some column of X must be a non-zero
+ * constant). Householder QR with R's limited pivoting (dqrdc2): columns are
+ * taken in order and one that is (nearly) a combination of earlier kept
+ * columns (see CORE_OLS_RANK_TOL) is dropped, so the earlier of two collinear
+ * columns is kept, as in R's lm. vcov NULL means classical. Clusters: ids in
+ * 0..n_clusters-1 with n_clusters <= n; G is the number of non-empty
+ * clusters. level is the confidence level of the intervals (0.95).
+ * Returns CORE_OK with *out owned by the caller (core_ols_result_free), or,
+ * with *out = NULL (when out is not NULL) and err filled (err may be NULL):
+ * CORE_EINVAL (NULL X, y or out; sizes; non-finite data, rows[] naming the
+ * first bad row; values whose squares overflow; level not in (0, 1); unknown
+ * kind; bad cluster spec, G < 2; has_intercept without a constant column),
+ * CORE_ETOOFEW (n <= k, the message gives n and k), CORE_ESINGULAR (rank 0;
+ * HC2/HC3 with an observation of leverage 1, rows[] naming them),
+ * CORE_ENOMEM. Never aborts. */
 core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
                          bool has_intercept, const core_vcov_spec *vcov,
                          double level, core_ols_result **out, core_err *err);
+/* Frees r and everything it owns. NULL is a no-op. */
 void core_ols_result_free(core_ols_result *r);
 
 /* Two-sided p-value of a t statistic with df degrees of freedom, accurate in
- * the far tail (uses the upper tail directly). NaN for bad input. */
+ * the far tail (uses the upper tail directly). df = +Inf gives the normal;
+ * |t| = Inf gives 0, as does a p-value that underflows. NaN for bad input
+ * (NaN t or df, df <= 0). */
 double core_t_pvalue(double t, double df);
-/* Upper-tail p-value of an F statistic. NaN for bad input. */
+/* Upper-tail p-value of an F statistic (0 for f = +Inf or on underflow;
+ * df2 = +Inf gives the chi-square of f df1). NaN for bad input (NaN, f < 0,
+ * df1 <= 0 or infinite, df2 <= 0). */
 double core_f_pvalue(double f, double df1, double df2);
-/* Upper-tail p-value of a chi-square statistic. NaN for bad input. */
+/* Upper-tail p-value of a chi-square statistic (0 for x = +Inf or on
+ * underflow). NaN for bad input (NaN, x < 0, df <= 0 or infinite). */
 double core_chisq_pvalue(double x, double df);
-/* Quantile of Student's t (e.g. 0.975). NaN for bad input. */
+/* Quantile of Student's t (e.g. 0.975); df = +Inf gives the normal. NaN for
+ * bad input (prob not in (0, 1), df <= 0, NaN). */
 double core_t_quantile(double prob, double df);
 
 #endif
