@@ -421,7 +421,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   size_t len = strlen(message);
   while (len && (message[len - 1] == '\n' || message[len - 1] == ' '))
     message[--len] = '\0';
-  srv_log_json("error", "mhd",
+  /* libmicrohttpd reports mostly client misbehaviour (a peer closing early,
+   * a malformed header) here; the server's own failures are also logged
+   * with file and line where they are detected, so this is a warning. */
+  srv_log_json("warn", "mhd",
                json_pack("{s:o}", "message", srv_log_string(message)));
 }
 
@@ -562,14 +565,15 @@ srv_http *srv_http_start(const srv_config *cfg, void *service, char *err,
 
   srv->daemon = MHD_start_daemon(
       flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PER_IP_CONNECTION_LIMIT,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+      /* The logger must come first to catch messages about later options. */
+      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+      (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned int)cfg->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned int)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned int)PER_IP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, srv, MHD_OPTION_END);
   if (srv->daemon == NULL) {
     snprintf(err, errsz, "cannot listen on %s port %u (in use or not allowed)",
              cfg->host, cfg->port);

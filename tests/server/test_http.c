@@ -9,6 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 
 #include "server/srv_test_doubles.h"
@@ -627,4 +632,80 @@ Test(http, port_in_use_is_an_error) {
   cr_assert_null(second);
   cr_assert(strstr(err, "cannot listen") != NULL, "%s", err);
   srv_config_free(&other);
+}
+
+/* A raw TCP connection to the server, for what curl will not do (stall). */
+static int connect_raw(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert_geq(fd, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)srv_http_port(srv))};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  struct timeval tv = {10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+static void send_all(int fd, const char *text) {
+  size_t len = strlen(text);
+  cr_assert_eq(send(fd, text, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+Test(http, idle_connection_times_out) {
+  const char *const extra[] = {"--connection-timeout", "1", NULL};
+  start(extra);
+  int fd = connect_raw();
+  send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n"); /* never ends */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  char buf[256];
+  ssize_t got = recv(fd, buf, sizeof buf, 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double waited =
+      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  cr_assert_leq(got, 0, "the server closed the idle connection");
+  cr_assert_geq(waited, 0.5, "not before the timeout (%.3f s)", waited);
+  cr_assert_lt(waited, 5.0, "soon after the timeout (%.3f s)", waited);
+  close(fd);
+}
+
+static void *stop_thread(void *arg) {
+  (void)arg;
+  srv_http_stop(srv, 5000);
+  return NULL;
+}
+
+Test(http, stop_lets_a_request_in_flight_finish) {
+  start(NULL);
+  int fd = connect_raw();
+  send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+               "\r\nab");
+  /* Wait until the server has seen the request, then stop it while the
+   * body is still incomplete. */
+  for (int i = 0; i < 500 && srv_http_in_flight(srv) == 0; i++)
+    usleep(2000);
+  cr_assert_eq(srv_http_in_flight(srv), 1u);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, stop_thread, NULL), 0);
+  usleep(200000);
+  /* No new connection is accepted any more... */
+  CURL *c = curl_easy_init();
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/healthz", srv_http_port(srv));
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+  cr_assert_eq(curl_easy_perform(c), CURLE_COULDNT_CONNECT);
+  curl_easy_cleanup(c);
+  /* ...but the request in flight still gets its answer. */
+  send_all(fd, "cd");
+  char buf[1024];
+  ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+  cr_assert_gt(got, 0);
+  buf[got] = '\0';
+  cr_assert(strncmp(buf, "HTTP/1.1 200", 12) == 0, "%s", buf);
+  pthread_join(t, NULL);
+  srv = NULL;
+  close(fd);
 }
