@@ -698,7 +698,10 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
     r->f_df2 = r->df_inf;
     if (vc->kind == CORE_VCOV_CLASSICAL) {
       r->f = ((sst - ssr) / (double)nq) / r->sigma2;
-    } else if (!has_intercept || icept != SIZE_MAX) {
+    } else if ((!has_intercept || icept != SIZE_MAX) &&
+               (vc->kind != CORE_VCOV_CLUSTER || nq <= r->n_clusters - 1)) {
+      /* A cluster V has rank at most G - 1: with more slopes than that the
+       * Wald statistic does not exist (Stata reports it missing too). */
       /* Wald test with the chosen V on the slopes (pivot positions other
        * than the intercept's), re-using R/M as scratch. */
       double *Vs = R, *L = M, *bs = Ri, *z = tmp;

@@ -34,9 +34,9 @@ typedef struct core_vcov_spec {
 #define CORE_OLS_RANK_TOL 1e-7
 
 typedef struct core_ols_result {
-  size_t n;          /* observations */
-  size_t p;          /* columns of X given */
-  size_t k;          /* rank = estimated coefficients */
+  size_t n; /* observations */
+  size_t p; /* columns of X given */
+  size_t k; /* rank = estimated coefficients */
   bool has_intercept;
   core_vcov_kind vcov;
   size_t n_clusters; /* G for CLUSTER, else 0 */
@@ -46,17 +46,22 @@ typedef struct core_ols_result {
   bool *dropped;
   double *beta, *se, *t, *p_value, *ci_low, *ci_high;
 
-  double *V;         /* p x p row-major variance of beta (NaN rows/cols for
-                        dropped columns) */
-  double *fitted;    /* n */
-  double *resid;     /* n */
-  double *leverage;  /* n, h_ii */
+  double *V;        /* p x p row-major variance of beta (NaN rows/cols for
+                       dropped columns) */
+  double *fitted;   /* n */
+  double *resid;    /* n */
+  double *leverage; /* n, h_ii */
 
-  double df_resid;   /* n - k */
-  double df_inf;     /* degrees of freedom for t, F and CIs: n - k, or G - 1
-                        for CLUSTER */
+  double df_resid; /* n - k */
+  double df_inf;   /* degrees of freedom for t, F and CIs: n - k, or G - 1
+                      for CLUSTER */
   double ssr, sst, r2, adj_r2, sigma2, rmse;
-  double f, f_df1, f_df2, f_p_value; /* NaN when there is no slope to test */
+  /* F for all slopes = 0 (all coefficients without an intercept): from the
+   * sums of squares for CLASSICAL, else the Wald statistic with V, df
+   * (slopes, df_inf). NaN when there is no slope to test, and for a robust
+   * V when V of the slopes is not positive definite (e.g. CLUSTER with
+   * G - 1 < slopes) or the constant column itself was dropped. */
+  double f, f_df1, f_df2, f_p_value;
   double loglik, aic, bic;
 } core_ols_result;
 
