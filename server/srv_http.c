@@ -211,7 +211,13 @@ static step check_headers(req_ctx *ctx) {
     return problem(ctx, API_E_METHOD, MHD_HTTP_HEADER_ALLOW, ctx->match.allow,
                    "This path does not support this method; see Allow.");
   const srv_route *route = ctx->match.route;
-  if (route->flags & SRV_ROUTE_IS_WRITE) {
+  /* Writes need a key by their method too, so a route added without the
+   * flag is never left open by mistake. */
+  bool write =
+      (route->flags & SRV_ROUTE_IS_WRITE) || strcmp(ctx->method, "POST") == 0 ||
+      strcmp(ctx->method, "PUT") == 0 || strcmp(ctx->method, "PATCH") == 0 ||
+      strcmp(ctx->method, "DELETE") == 0;
+  if (write) {
     switch (srv_auth_check(ctx->srv->auth,
                            header(ctx->conn, MHD_HTTP_HEADER_AUTHORIZATION))) {
     case SRV_AUTH_OK: break;

@@ -2,6 +2,8 @@
  * Allow list, HEAD served by GET, and the service's own table. */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/srv_test_doubles.h"
@@ -162,5 +164,71 @@ Test(routes, service_table) {
     cr_expect_eq(t[i].pattern[0], '/');
     if (t[i].flags & SRV_ROUTE_NEEDS_BODY)
       cr_expect_str_neq(t[i].method, "GET");
+  }
+}
+
+/* The contract and the table agree: every route is documented with its
+ * method, and every documented path and method is routed. openapi.yaml is
+ * read line by line: paths are two-space keys under "paths:", methods are
+ * four-space keys below them. */
+Test(routes, table_matches_openapi) {
+  FILE *f = fopen(GRAVITAS_SOURCE_DIR "/openapi.yaml", "r");
+  cr_assert_not_null(f, "openapi.yaml is missing");
+  size_t n;
+  const srv_route *t = srv_routes_table(&n);
+  bool documented[64] = {false};
+  cr_assert_lt(n, 64u);
+  char line[1024], path[512] = "";
+  bool in_paths = false;
+  size_t operations = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "paths:", 6) == 0) {
+      in_paths = true;
+      continue;
+    }
+    if (!in_paths) continue;
+    if (line[0] != ' ' && line[0] != '\n' && line[0] != '#') break;
+    if (strncmp(line, "  /", 3) == 0) {
+      char *colon = strrchr(line, ':');
+      cr_assert_not_null(colon);
+      snprintf(path, sizeof path, "%.*s", (int)(colon - line - 2), line + 2);
+      continue;
+    }
+    static const char *const methods[] = {"get", "post", "put", "delete",
+                                          "patch"};
+    for (size_t k = 0; k < 5; k++) {
+      char key[32];
+      snprintf(key, sizeof key, "    %s:", methods[k]);
+      if (strncmp(line, key, strlen(key)) != 0) continue;
+      char upper[16];
+      size_t len = strlen(methods[k]);
+      for (size_t c = 0; c <= len; c++)
+        upper[c] = (char)(methods[k][c] >= 'a' && methods[k][c] <= 'z'
+                              ? methods[k][c] - 32
+                              : methods[k][c]);
+      bool found = false;
+      for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].pattern, path) == 0 &&
+            strcmp(t[i].method, upper) == 0) {
+          documented[i] = found = true;
+        }
+      cr_expect(found, "%s %s is in openapi.yaml but not routed", upper, path);
+      operations++;
+    }
+  }
+  fclose(f);
+  cr_assert_gt(operations, 0u, "no operations found in openapi.yaml");
+  for (size_t i = 0; i < n; i++)
+    cr_expect(documented[i], "%s %s is routed but not in openapi.yaml",
+              t[i].method, t[i].pattern);
+}
+
+Test(routes, every_write_method_is_flagged) {
+  size_t n;
+  const srv_route *t = srv_routes_table(&n);
+  for (size_t i = 0; i < n; i++) {
+    bool write = strcmp(t[i].method, "GET") != 0;
+    cr_expect_eq((t[i].flags & SRV_ROUTE_IS_WRITE) != 0, write, "%s %s",
+                 t[i].method, t[i].pattern);
   }
 }
