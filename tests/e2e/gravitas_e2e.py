@@ -330,7 +330,8 @@ class Server:
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader = threading.Thread(target=self._read_stderr,
+                                        args=(self.proc,), daemon=True)
         self._reader.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._ready.is_set():
@@ -348,8 +349,8 @@ class Server:
             self._ready.wait(0.05)
         return self
 
-    def _read_stderr(self):
-        for raw in iter(self.proc.stderr.readline, b""):
+    def _read_stderr(self, proc):
+        for raw in iter(proc.stderr.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\n")
             with self._lock:
                 self._lines.append(line)
@@ -365,7 +366,7 @@ class Server:
                     self.listening = obj
                     self.port = obj["port"]
                     self._ready.set()
-        self.proc.stderr.close()
+        proc.stderr.close()
 
     def stderr(self):
         """Everything the server wrote to stderr so far."""
