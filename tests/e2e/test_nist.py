@@ -29,11 +29,7 @@ CASES = {
 
 
 def nist_dir():
-    d = g.source_path("tests", "reference", "nist")
-    if os.path.isdir(d):
-        return d
-    # TEMPORARY until the copy lands in tests/reference/nist.
-    return g.source_path("..", "shared", "reference", "nist")
+    return g.source_path("tests", "reference", "nist")
 
 
 def load(name):
