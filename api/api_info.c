@@ -1,0 +1,28 @@
+/* GET /v1: service name, version, build, capabilities and limits. */
+#include "api.h"
+
+void api_get_info(const api_request *req, api_response *res) {
+  const api_env *env = req->env;
+  api_limits def;
+  api_limits_default(&def);
+  const api_limits *l = env ? &env->limits : &def;
+  const char *version = env && env->version ? env->version : GRAVITAS_VERSION;
+  const char *build = env && env->build ? env->build : version;
+  unsigned threads = env && env->threads > 0 ? env->threads : 1;
+  json_t *body = json_pack(
+      "{s:s, s:s, s:s, s:[s], s:[s,s,s,s,s,s], s:[s,s],"
+      " s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
+      "service", "gravitas", "version", version, "build", build, "estimators",
+      "ols", "vcov", "classical", "hc0", "hc1", "hc2", "hc3", "cluster:<var>",
+      "potential_methods", "level", "log", "limits", "max_body_bytes",
+      (json_int_t)l->max_body_bytes, "max_rows", (json_int_t)l->max_rows,
+      "max_columns", (json_int_t)l->max_columns, "max_formula_len",
+      (json_int_t)l->max_formula_len, "max_json_depth",
+      (json_int_t)l->max_json_depth, "threads", (json_int_t)threads);
+  if (body == NULL) {
+    api_problem(res, API_E_INTERNAL, NULL,
+                "Out of memory while describing the service.");
+    return;
+  }
+  api_response_json(res, 200, body);
+}

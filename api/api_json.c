@@ -1,0 +1,231 @@
+/* Request body parsing, depth limit and declarative field validation (see
+ * api_json.h). */
+#include "api_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static bool all_space(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+      return false;
+  return true;
+}
+
+json_t *api_json_parse_body(const api_request *req, const api_limits *limits,
+                            api_response *res) {
+  api_errors errs = {0};
+  if (req->body == NULL || req->body_len == 0 ||
+      all_space(req->body, req->body_len)) {
+    api_errors_add(&errs, "", "the body is empty; a JSON object is expected");
+    api_problem(res, API_E_MALFORMED_JSON, &errs,
+                "The body is empty; a JSON object is expected.");
+    return NULL;
+  }
+  json_error_t jerr;
+  /* Duplicate keys would otherwise be accepted silently (the last one
+   * wins); the default EOF check stays on so trailing data is refused. */
+  json_t *root =
+      json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root == NULL) {
+    api_errors_add(&errs, "", "%s at line %d, column %d", jerr.text, jerr.line,
+                   jerr.column);
+    api_problem(res, API_E_MALFORMED_JSON, &errs, "%s at line %d, column %d",
+                jerr.text, jerr.line, jerr.column);
+    return NULL;
+  }
+  if (!json_is_object(root)) {
+    json_decref(root);
+    api_errors_add(&errs, "", "the body must be a JSON object");
+    api_problem(res, API_E_INVALID, &errs, "The body must be a JSON object.");
+    return NULL;
+  }
+  if (limits != NULL && limits->max_json_depth > 0) {
+    size_t depth = api_json_depth(root, limits->max_json_depth);
+    if (depth > limits->max_json_depth) {
+      json_decref(root);
+      api_errors_add(&errs, "", "nesting deeper than %zu levels",
+                     limits->max_json_depth);
+      api_problem(res, API_E_LIMIT, &errs,
+                  "The body nests deeper than the limit of %zu levels.",
+                  limits->max_json_depth);
+      return NULL;
+    }
+  }
+  return root;
+}
+
+size_t api_json_depth(const json_t *v, size_t cap) {
+  /* Jansson itself refuses documents nested deeper than 2048 levels, and the
+   * walk stops below cap + 1, so the recursion is bounded either way. */
+  if (!json_is_object(v) && !json_is_array(v)) return 0;
+  if (cap == 0) return 1;
+  size_t deepest = 0;
+  if (json_is_object(v)) {
+    const char *key;
+    const json_t *child;
+    json_object_foreach((json_t *)v, key, child) {
+      size_t d = api_json_depth(child, cap - 1);
+      if (d > deepest) deepest = d;
+      if (deepest >= cap) break;
+    }
+  } else {
+    size_t i;
+    const json_t *child;
+    json_array_foreach(v, i, child) {
+      size_t d = api_json_depth(child, cap - 1);
+      if (d > deepest) deepest = d;
+      if (deepest >= cap) break;
+    }
+  }
+  return deepest + 1;
+}
+
+const char *api_pointer_join(char *buf, size_t bufsz, const char *base,
+                             const char *token) {
+  char esc[API_POINTER_MAX];
+  api_pointer_escape(token, esc, sizeof esc);
+  if (snprintf(buf, bufsz, "%s/%s", base, esc) < 0 && bufsz > 0) buf[0] = '\0';
+  return api_utf8_trim(buf);
+}
+
+const char *api_pointer_index(char *buf, size_t bufsz, const char *base,
+                              size_t index) {
+  if (snprintf(buf, bufsz, "%s/%zu", base, index) < 0 && bufsz > 0)
+    buf[0] = '\0';
+  return buf;
+}
+
+char *api_utf8_trim(char *buf) {
+  size_t len = strlen(buf);
+  /* Walk back over continuation bytes to the last lead byte and check that
+   * its sequence is complete. */
+  size_t i = len;
+  while (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80)
+    i--;
+  if (i == 0) return buf;
+  unsigned char lead = (unsigned char)buf[i - 1];
+  size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  if (len - (i - 1) < need) buf[i - 1] = '\0';
+  return buf;
+}
+
+const char *api_ftype_name(api_ftype t) {
+  switch (t) {
+  case API_F_STRING: return "a string";
+  case API_F_NUMBER: return "a number";
+  case API_F_INTEGER: return "an integer";
+  case API_F_BOOL: return "true or false";
+  case API_F_OBJECT: return "an object";
+  case API_F_ARRAY: return "an array";
+  }
+  return "a value";
+}
+
+const char *api_fields_list(const api_field *fields, size_t n, char *buf,
+                            size_t bufsz) {
+  size_t o = 0;
+  if (bufsz == 0) return buf;
+  buf[0] = '\0';
+  for (size_t i = 0; i < n && o < bufsz; i++) {
+    int w = snprintf(buf + o, bufsz - o, "%s%s", i ? ", " : "", fields[i].name);
+    if (w < 0) break;
+    o += (size_t)w;
+  }
+  return buf;
+}
+
+static bool type_ok(const json_t *v, api_ftype t) {
+  switch (t) {
+  case API_F_STRING: return json_is_string(v);
+  case API_F_NUMBER: return json_is_number(v);
+  case API_F_INTEGER: return json_is_integer(v);
+  case API_F_BOOL: return json_is_boolean(v);
+  case API_F_OBJECT: return json_is_object(v);
+  case API_F_ARRAY: return json_is_array(v);
+  }
+  return false;
+}
+
+static void allowed_list(const char *const *allowed, char *buf, size_t bufsz) {
+  size_t o = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; allowed[i] != NULL && o < bufsz; i++) {
+    int w = snprintf(buf + o, bufsz - o, "%s\"%s\"", i ? ", " : "", allowed[i]);
+    if (w < 0) break;
+    o += (size_t)w;
+  }
+}
+
+/* Checks one present value against its spec; adds errors; true when valid. */
+static bool check_value(const json_t *v, const api_field *f, const char *ptr,
+                        api_errors *errs) {
+  if (!type_ok(v, f->type)) {
+    api_errors_add(errs, ptr, "must be %s", api_ftype_name(f->type));
+    return false;
+  }
+  if (f->type == API_F_STRING && f->allowed != NULL) {
+    const char *s = json_string_value(v);
+    for (size_t i = 0; f->allowed[i] != NULL; i++)
+      if (strcmp(s, f->allowed[i]) == 0) return true;
+    char list[512];
+    allowed_list(f->allowed, list, sizeof list);
+    api_errors_add(errs, ptr, "must be one of %s", list);
+    return false;
+  }
+  if (f->type == API_F_NUMBER || f->type == API_F_INTEGER) {
+    double x = json_number_value(v);
+    bool low = f->has_min && (f->min_exclusive ? !(x > f->min) : x < f->min);
+    bool high = f->has_max && (f->max_exclusive ? !(x < f->max) : x > f->max);
+    if (low || high) {
+      if (f->has_min && f->has_max)
+        api_errors_add(errs, ptr, "must be %s %.17g and %s %.17g",
+                       f->min_exclusive ? ">" : ">=", f->min,
+                       f->max_exclusive ? "<" : "<=", f->max);
+      else if (f->has_min)
+        api_errors_add(errs, ptr, "must be %s %.17g",
+                       f->min_exclusive ? ">" : ">=", f->min);
+      else
+        api_errors_add(errs, ptr, "must be %s %.17g",
+                       f->max_exclusive ? "<" : "<=", f->max);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool api_json_fields(const json_t *obj, const char *base,
+                     const api_field *fields, size_t n, api_errors *errs) {
+  size_t before = api_errors_count(errs);
+  char ptr[API_POINTER_MAX];
+  for (size_t i = 0; i < n; i++)
+    if (fields[i].out != NULL) *fields[i].out = NULL;
+  if (!json_is_object(obj)) {
+    api_errors_add(errs, base, "must be an object");
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const api_field *f = &fields[i];
+    const json_t *v = json_object_get(obj, f->name);
+    api_pointer_join(ptr, sizeof ptr, base, f->name);
+    if (v == NULL) {
+      if (f->required) api_errors_add(errs, ptr, "is required");
+      continue;
+    }
+    if (check_value(v, f, ptr, errs) && f->out != NULL) *f->out = v;
+  }
+  const char *key;
+  const json_t *value;
+  json_object_foreach((json_t *)obj, key, value) {
+    bool known = false;
+    for (size_t i = 0; i < n && !known; i++)
+      known = strcmp(key, fields[i].name) == 0;
+    if (!known) {
+      char list[512];
+      api_fields_list(fields, n, list, sizeof list);
+      api_errors_add(errs, api_pointer_join(ptr, sizeof ptr, base, key),
+                     "unknown field; expected one of %s", list);
+    }
+  }
+  return api_errors_count(errs) == before;
+}

@@ -1,0 +1,808 @@
+/* POST /v1/models: decode and validate a model request, fit it by OLS,
+ * compute trade potentials and effects, and answer the model (201). */
+#include "api.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_vector.h>
+
+#include "api_canon.h"
+#include "api_data.h"
+#include "api_json.h"
+#include "api_out.h"
+#include "core_formula.h"
+#include "core_interp.h"
+#include "core_ols.h"
+#include "core_potential.h"
+
+static const char *const interp_names[] = {"none", "linear", "nearest", NULL};
+static const char *const method_names[] = {"level", "log", NULL};
+static const char *const smearing_names[] = {"duan", "normal", "none", NULL};
+/* Estimators the API knows; only the first is available in this release. */
+static const char *const later_estimators[] = {"fe", "re", "ppml", "sfa", NULL};
+
+/* Everything one request holds, released in one place (free_ctx). */
+typedef struct model_ctx {
+  const api_request *req;
+  api_response *res;
+  json_t *root;
+  api_errors errs;
+  api_error_code code; /* the problem to answer when errs is not empty */
+
+  /* The validated specification. */
+  const json_t *data_json;
+  const char *formula_text;
+  core_vcov_kind vcov_kind;
+  char vcov_text[96];
+  char cluster_var[CORE_NAME_MAX + 1];
+  core_pot_spec pot;
+  core_interp_mode interp;
+  double confidence;
+
+  api_data data;
+  char dataset_id[API_DATASET_ID_LEN + 1];
+  char model_id[API_MODEL_ID_LEN + 1];
+  core_formula *formula;
+  core_fill_list filled;
+  core_design *fit;  /* estimation rows */
+  core_design *pred; /* every row with all regressors */
+  size_t n_fit;      /* rows of fit used (cluster rows may shrink it) */
+  size_t cluster_missing;
+  size_t *cluster;
+  size_t n_clusters;
+  core_ols_result *ols;
+  double *xb;
+  double *actual;
+  core_pot_row *pot_rows;
+  core_warnings warnings;
+} model_ctx;
+
+static void free_ctx(model_ctx *c) {
+  json_decref(c->root);
+  api_errors_clear(&c->errs);
+  api_data_free(&c->data);
+  core_formula_free(c->formula);
+  core_fill_list_clear(&c->filled);
+  core_design_free(c->fit);
+  core_design_free(c->pred);
+  free(c->cluster);
+  core_ols_result_free(c->ols);
+  free(c->xb);
+  free(c->actual);
+  free(c->pot_rows);
+  core_warnings_clear(&c->warnings);
+}
+
+/* Raises the problem code to answer: an invalid field outranks a limit,
+ * which outranks something not supported yet. */
+static void raise_code(model_ctx *c, api_error_code code) {
+  static const api_error_code order[] = {API_E_NOT_SUPPORTED, API_E_LIMIT,
+                                         API_E_INVALID, API_E_INTERNAL};
+  int have = -1, want = -1;
+  for (int i = 0; i < 4; i++) {
+    if (order[i] == c->code) have = i;
+    if (order[i] == code) want = i;
+  }
+  if (want > have) c->code = code;
+}
+
+/* Answers the collected errors. Always returns false (for `return`). */
+static bool answer_errors(model_ctx *c, const char *detail) {
+  size_t n = api_errors_count(&c->errs);
+  api_problem(c->res, c->code, &c->errs, "%s (%zu error%s)", detail, n,
+              n == 1 ? "" : "s");
+  return false;
+}
+
+static bool internal(model_ctx *c, const char *what) {
+  api_errors_clear(&c->errs);
+  api_problem(c->res, API_E_INTERNAL, NULL, "%s", what);
+  return false;
+}
+
+/* ---- step 1: the request's fields ------------------------------------- */
+
+static void check_vcov(model_ctx *c, const json_t *v) {
+  const char *s = json_string_value(v);
+  static const struct {
+    const char *name;
+    core_vcov_kind kind;
+  } fixed[] = {{"classical", CORE_VCOV_CLASSICAL},
+               {"hc0", CORE_VCOV_HC0},
+               {"hc1", CORE_VCOV_HC1},
+               {"hc2", CORE_VCOV_HC2},
+               {"hc3", CORE_VCOV_HC3}};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+    if (strcmp(s, fixed[i].name) == 0) {
+      c->vcov_kind = fixed[i].kind;
+      snprintf(c->vcov_text, sizeof c->vcov_text, "%s", s);
+      return;
+    }
+  const char *var = strncmp(s, "cluster:", 8) == 0 ? s + 8 : NULL;
+  bool key = var && (strcmp(var, "reporter") == 0 ||
+                     strcmp(var, "partner") == 0 || strcmp(var, "year") == 0);
+  if (var != NULL && (key || core_panel_valid_name(var))) {
+    c->vcov_kind = CORE_VCOV_CLUSTER;
+    snprintf(c->cluster_var, sizeof c->cluster_var, "%s", var);
+    snprintf(c->vcov_text, sizeof c->vcov_text, "cluster:%s", var);
+    return;
+  }
+  raise_code(c, API_E_INVALID);
+  api_errors_add(&c->errs, "/vcov",
+                 var ? "\"cluster:\" must be followed by a variable name "
+                       "(1 to 64 characters of [A-Za-z0-9_.])"
+                     : "must be one of \"classical\", \"hc0\", \"hc1\", "
+                       "\"hc2\", \"hc3\" or \"cluster:<variable>\"");
+}
+
+static void check_estimator(model_ctx *c, const json_t *v) {
+  const char *s = json_string_value(v);
+  if (strcmp(s, "ols") == 0) return;
+  for (size_t i = 0; later_estimators[i]; i++)
+    if (strcmp(s, later_estimators[i]) == 0) {
+      raise_code(c, API_E_NOT_SUPPORTED);
+      api_errors_add(&c->errs, "/estimator",
+                     "the estimator \"%s\" is not supported yet; this "
+                     "release offers \"ols\"",
+                     s);
+      return;
+    }
+  raise_code(c, API_E_INVALID);
+  api_errors_add(&c->errs, "/estimator",
+                 "must be \"ols\" (\"fe\", \"re\", \"ppml\" and \"sfa\" "
+                 "come in a later release)");
+}
+
+static void check_thresholds(model_ctx *c, const json_t *t) {
+  const char *ptr = "/potential/thresholds";
+  if (!json_is_array(t) || json_array_size(t) != 2) {
+    raise_code(c, API_E_INVALID);
+    api_errors_add(&c->errs, ptr,
+                   "must be an array of two numbers [lo, hi] with "
+                   "0 < lo < hi");
+    return;
+  }
+  double x[2];
+  bool ok = true;
+  for (size_t i = 0; i < 2; i++) {
+    const json_t *v = json_array_get(t, i);
+    char p[64];
+    api_pointer_index(p, sizeof p, ptr, i);
+    if (!json_is_number(v)) {
+      api_errors_add(&c->errs, p, "must be a number");
+      ok = false;
+    } else if (!((x[i] = json_number_value(v)) > 0)) {
+      api_errors_add(&c->errs, p, "must be > 0");
+      ok = false;
+    }
+  }
+  if (ok && !(x[0] < x[1])) {
+    api_errors_add(&c->errs, ptr,
+                   "lo must be below hi: [%.17g, %.17g] is not increasing",
+                   x[0], x[1]);
+    ok = false;
+  }
+  if (!ok) {
+    raise_code(c, API_E_INVALID);
+    return;
+  }
+  c->pot.lo = x[0];
+  c->pot.hi = x[1];
+}
+
+static void check_potential(model_ctx *c, const json_t *obj) {
+  const json_t *method = NULL, *smearing = NULL, *thresholds = NULL;
+  const api_field fields[] = {
+      {.name = "method",
+       .type = API_F_STRING,
+       .allowed = method_names,
+       .out = &method},
+      {.name = "smearing",
+       .type = API_F_STRING,
+       .allowed = smearing_names,
+       .out = &smearing},
+      {.name = "thresholds", .type = API_F_ARRAY, .out = &thresholds},
+  };
+  if (!api_json_fields(obj, "/potential", fields, 3, &c->errs))
+    raise_code(c, API_E_INVALID);
+  if (method)
+    c->pot.method = strcmp(json_string_value(method), "log") == 0
+                        ? CORE_POT_LOG
+                        : CORE_POT_LEVEL;
+  if (smearing) {
+    const char *s = json_string_value(smearing);
+    c->pot.smearing = strcmp(s, "normal") == 0 ? CORE_SMEAR_NORMAL
+                      : strcmp(s, "none") == 0 ? CORE_SMEAR_NONE
+                                               : CORE_SMEAR_DUAN;
+  }
+  /* A thresholds member of the wrong type was reported by the spec. */
+  const json_t *t = json_object_get(obj, "thresholds");
+  if (t != NULL && json_is_array(t)) check_thresholds(c, t);
+}
+
+static void read_fields(model_ctx *c) {
+  const json_t *data = NULL, *dataset_id = NULL, *formula = NULL,
+               *estimator = NULL, *vcov = NULL, *potential = NULL,
+               *interpolate = NULL, *confidence = NULL;
+  const api_field fields[] = {
+      {.name = "data", .type = API_F_OBJECT, .out = &data},
+      {.name = "dataset_id", .type = API_F_STRING, .out = &dataset_id},
+      {.name = "formula",
+       .type = API_F_STRING,
+       .required = true,
+       .out = &formula},
+      {.name = "estimator", .type = API_F_STRING, .out = &estimator},
+      {.name = "vcov", .type = API_F_STRING, .out = &vcov},
+      {.name = "potential", .type = API_F_OBJECT, .out = &potential},
+      {.name = "interpolate",
+       .type = API_F_STRING,
+       .allowed = interp_names,
+       .out = &interpolate},
+      {.name = "confidence",
+       .type = API_F_NUMBER,
+       .has_min = true,
+       .min_exclusive = true,
+       .min = 0,
+       .has_max = true,
+       .max_exclusive = true,
+       .max = 1,
+       .out = &confidence},
+  };
+  if (!api_json_fields(c->root, "", fields, sizeof fields / sizeof fields[0],
+                       &c->errs))
+    raise_code(c, API_E_INVALID);
+
+  bool has_data = json_object_get(c->root, "data") != NULL;
+  bool has_ds = json_object_get(c->root, "dataset_id") != NULL;
+  if (has_data && has_ds) {
+    raise_code(c, API_E_INVALID);
+    api_errors_add(&c->errs, "/dataset_id",
+                   "give exactly one of data or dataset_id");
+  } else if (!has_data && !has_ds) {
+    raise_code(c, API_E_INVALID);
+    api_errors_add(&c->errs, "/data",
+                   "is required (the data inline; dataset_id comes with the "
+                   "dataset store in a later release)");
+  } else if (dataset_id != NULL) {
+    raise_code(c, API_E_NOT_SUPPORTED);
+    api_errors_add(&c->errs, "/dataset_id",
+                   "stored datasets are not supported yet; send the data "
+                   "inline as \"data\"");
+  }
+  if (formula != NULL) {
+    size_t len = json_string_length(formula);
+    size_t max = c->req->env ? c->req->env->limits.max_formula_len : 2048;
+    if (len > max) {
+      raise_code(c, API_E_LIMIT);
+      api_errors_add(&c->errs, "/formula",
+                     "is %zu bytes long; the limit is %zu bytes", len, max);
+    } else if (strlen(json_string_value(formula)) != len) {
+      raise_code(c, API_E_INVALID);
+      api_errors_add(&c->errs, "/formula", "must not contain NUL characters");
+    } else {
+      c->formula_text = json_string_value(formula);
+    }
+  }
+  if (estimator) check_estimator(c, estimator);
+  if (vcov) check_vcov(c, vcov);
+  if (potential) check_potential(c, potential);
+  if (interpolate) {
+    const char *s = json_string_value(interpolate);
+    c->interp = strcmp(s, "linear") == 0    ? CORE_INTERP_LINEAR
+                : strcmp(s, "nearest") == 0 ? CORE_INTERP_NEAREST
+                                            : CORE_INTERP_NONE;
+  }
+  if (confidence) c->confidence = json_number_value(confidence);
+  c->data_json = data;
+}
+
+/* ---- step 2: data, formula and their agreement ------------------------- */
+
+/* Decodes the data, adding its faults to the others. Returns false only
+ * after answering an internal error. */
+static bool read_data(model_ctx *c) {
+  if (c->data_json == NULL) return true;
+  api_limits def;
+  api_limits_default(&def);
+  const api_limits *lim = c->req->env ? &c->req->env->limits : &def;
+  api_error_code code;
+  if (api_data_decode(c->data_json, "/data", lim, &c->data, &code, &c->errs))
+    return true;
+  if (code == API_E_INTERNAL) return internal(c, "Out of memory.");
+  raise_code(c, code);
+  return true;
+}
+
+static bool dataset_id(model_ctx *c) {
+  if (!api_canon_dataset_id(c->data.panel, c->dataset_id))
+    return internal(c, "The dataset id could not be computed.");
+  return true;
+}
+
+static bool read_formula(model_ctx *c) {
+  core_err err;
+  core_err_clear(&err);
+  core_status st = core_formula_parse(c->formula_text, &c->formula, &err);
+  if (st == CORE_ENOMEM) return internal(c, "Out of memory.");
+  if (st != CORE_OK) {
+    c->code = API_E_FORMULA;
+    if (err.pos >= 0)
+      api_errors_add(&c->errs, "/formula", "%s (at byte %d)", err.msg, err.pos);
+    else
+      api_errors_add(&c->errs, "/formula", "%s", err.msg);
+    return answer_errors(c, "The formula cannot be parsed");
+  }
+  if (core_formula_n_fe(c->formula) > 0) {
+    c->code = API_E_NOT_SUPPORTED;
+    api_errors_add(&c->errs, "/formula",
+                   "fixed effects ('| %s') are parsed but estimated in a "
+                   "later release",
+                   core_formula_fe_label(c->formula, 0));
+    return answer_errors(c, "Fixed effects are not supported yet");
+  }
+  const core_panel *p = c->data.panel;
+  char avail[1024];
+  api_data_variables(&c->data, avail, sizeof avail);
+  for (size_t v = 0; v < core_formula_n_vars(c->formula); v++) {
+    const char *name = core_formula_var(c->formula, v);
+    int pos = core_formula_var_pos(c->formula, v);
+    if (core_panel_find(p, name) >= 0) continue;
+    c->code = API_E_FORMULA;
+    if (api_data_has_variable(&c->data, name))
+      api_errors_add(&c->errs, "/formula",
+                     "'%s' (at byte %d) is a text key; it can group rows "
+                     "(cluster) but not enter the formula as a number",
+                     name, pos);
+    else
+      api_errors_add(&c->errs, "/formula",
+                     "unknown variable '%s' at byte %d; the data has: %s", name,
+                     pos, avail);
+  }
+  if (api_errors_count(&c->errs) > 0)
+    return answer_errors(c, "The formula names variables the data lacks");
+  if (c->vcov_kind == CORE_VCOV_CLUSTER &&
+      !api_data_has_variable(&c->data, c->cluster_var)) {
+    c->code = API_E_INVALID;
+    api_errors_add(&c->errs, "/vcov",
+                   "the cluster variable '%s' is not in the data; the data "
+                   "has: %s",
+                   c->cluster_var, avail);
+    return answer_errors(c, "The cluster variable is unknown");
+  }
+  return true;
+}
+
+static bool interpolate(model_ctx *c) {
+  if (c->interp == CORE_INTERP_NONE) return true;
+  core_panel *p = c->data.panel;
+  if (p->year == NULL) {
+    c->code = API_E_INVALID;
+    api_errors_add(&c->errs, "/interpolate",
+                   "interpolation needs a year key in the data");
+    return answer_errors(c, "Nothing to interpolate over");
+  }
+  size_t nv = core_formula_n_vars(c->formula), ncols = 0;
+  size_t *cols = malloc((nv ? nv : 1) * sizeof *cols);
+  if (cols == NULL) return internal(c, "Out of memory.");
+  for (size_t v = 0; v < nv; v++) {
+    long j = core_panel_find(p, core_formula_var(c->formula, v));
+    if (j >= 0 && (size_t)j < p->ncol) cols[ncols++] = (size_t)j;
+  }
+  core_err err;
+  core_err_clear(&err);
+  core_status st =
+      core_interp_panel(p, cols, ncols, c->interp, &c->filled, &err);
+  free(cols);
+  if (st == CORE_OK) return true;
+  if (st != CORE_EINVAL) return internal(c, "Interpolation failed.");
+  c->code = API_E_INVALID;
+  char ptr[API_POINTER_MAX];
+  if (err.n_rows > 0)
+    api_data_cell_pointer(&c->data, err.rows[0], "year", ptr, sizeof ptr);
+  else
+    api_data_pointer(&c->data, ptr, sizeof ptr);
+  api_errors_add(&c->errs, ptr, "%s", err.msg);
+  return answer_errors(c, "The data cannot be interpolated");
+}
+
+/* ---- step 3: design, clusters and the fit ------------------------------- */
+
+static bool design_error(model_ctx *c, core_status st, const core_err *err) {
+  char ptr[API_POINTER_MAX];
+  switch (st) {
+  case CORE_ENOMEM: return internal(c, "Out of memory building the design.");
+  case CORE_EDOMAIN: {
+    c->code = API_E_DOMAIN;
+    bool is_var = core_panel_find(c->data.panel, err->name) >= 0;
+    for (size_t i = 0; i < err->n_rows; i++) {
+      if (is_var)
+        api_data_cell_pointer(&c->data, err->rows[i], err->name, ptr,
+                              sizeof ptr);
+      else if (c->data.form == API_DATA_ROWS)
+        api_pointer_index(ptr, sizeof ptr, "/data/rows", err->rows[i]);
+      else
+        snprintf(ptr, sizeof ptr, "/data/columns");
+      if (is_var)
+        api_errors_add(&c->errs, ptr, "is outside the domain of %s: %s",
+                       err->name, err->msg);
+      else
+        api_errors_add(&c->errs, ptr, "row %zu: %s", err->rows[i], err->msg);
+    }
+    if (err->n_rows == 0) api_errors_add(&c->errs, "/formula", "%s", err->msg);
+    if (err->rows_total > err->n_rows)
+      api_errors_add(&c->errs, api_data_pointer(&c->data, ptr, sizeof ptr),
+                     "%zu more rows are outside the domain",
+                     err->rows_total - err->n_rows);
+    return answer_errors(c, err->msg);
+  }
+  case CORE_EUNKNOWN_VAR:
+    c->code = API_E_FORMULA;
+    api_errors_add(&c->errs, "/formula", "%s", err->msg);
+    return answer_errors(c, "The formula names variables the data lacks");
+  case CORE_ENOTSUP:
+    c->code = API_E_NOT_SUPPORTED;
+    api_errors_add(&c->errs, "/formula", "%s", err->msg);
+    return answer_errors(c, "The formula asks for something not supported");
+  case CORE_ETOOFEW:
+    c->code = API_E_SINGULAR;
+    api_errors_add(&c->errs, "/data", "%s", err->msg);
+    return answer_errors(c, "No row can be used");
+  case CORE_EINVAL:
+    c->code = API_E_INVALID;
+    api_errors_add(&c->errs, "/formula", "%s", err->msg);
+    return answer_errors(c, "The design cannot be built");
+  default: return internal(c, "The design could not be built.");
+  }
+}
+
+typedef struct cluster_key {
+  const char *s; /* string key or NULL */
+  double v;      /* numeric key */
+  size_t i;      /* design row */
+} cluster_key;
+
+static int cmp_cluster(const void *a, const void *b) {
+  const cluster_key *x = a, *y = b;
+  if (x->s || y->s) return strcmp(x->s, y->s);
+  return (x->v > y->v) - (x->v < y->v);
+}
+
+/* Groups the fit rows by the cluster variable. Rows where it is missing are
+ * left out of the fit (moved out of the design's first n_fit rows) and
+ * counted as missing. */
+static bool make_clusters(model_ctx *c) {
+  core_design *d = c->fit;
+  c->n_fit = d->n;
+  if (c->vcov_kind != CORE_VCOV_CLUSTER) return true;
+  const core_panel *p = c->data.panel;
+  char **str = strcmp(c->cluster_var, "reporter") == 0  ? p->reporter
+               : strcmp(c->cluster_var, "partner") == 0 ? p->partner
+                                                        : NULL;
+  const double *num = str ? NULL : core_panel_column(p, c->cluster_var);
+  if (str == NULL && num == NULL) return internal(c, "Cluster lookup failed.");
+
+  cluster_key *keys = malloc((d->n ? d->n : 1) * sizeof *keys);
+  c->cluster = malloc((d->n ? d->n : 1) * sizeof *c->cluster);
+  if (keys == NULL || c->cluster == NULL) {
+    free(keys);
+    return internal(c, "Out of memory.");
+  }
+  /* Compact the rows that have a cluster value to the top of X and y. */
+  size_t m = 0;
+  for (size_t i = 0; i < d->n; i++) {
+    size_t r = d->row[i];
+    const char *s = str ? str[r] : NULL;
+    double v = num ? num[r] : 0;
+    if (str ? s == NULL : isnan(v)) continue;
+    if (m != i) {
+      for (size_t j = 0; j < d->p; j++)
+        gsl_matrix_set(d->X, m, j, gsl_matrix_get(d->X, i, j));
+      gsl_vector_set(d->y, m, gsl_vector_get(d->y, i));
+      gsl_vector_set(d->y_level, m, gsl_vector_get(d->y_level, i));
+      d->row[m] = r;
+    }
+    keys[m] = (cluster_key){.s = s, .v = v, .i = m};
+    m++;
+  }
+  c->cluster_missing = d->n - m;
+  c->n_fit = m;
+  qsort(keys, m, sizeof *keys, cmp_cluster);
+  size_t g = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (i > 0 && cmp_cluster(&keys[i - 1], &keys[i]) != 0) g++;
+    c->cluster[keys[i].i] = g;
+  }
+  c->n_clusters = m ? g + 1 : 0;
+  free(keys);
+  if (c->n_clusters < 2) {
+    c->code = API_E_INVALID;
+    api_errors_add(&c->errs, "/vcov",
+                   "clustering needs at least 2 clusters; '%s' has %zu "
+                   "distinct value%s over the %zu rows used",
+                   c->cluster_var, c->n_clusters, c->n_clusters == 1 ? "" : "s",
+                   m);
+    return answer_errors(c, "Too few clusters");
+  }
+  return true;
+}
+
+static bool fit(model_ctx *c) {
+  core_err err;
+  core_err_clear(&err);
+  core_status st = core_design_build(c->formula, c->data.panel, CORE_DESIGN_FIT,
+                                     &c->fit, &err);
+  if (st != CORE_OK) return design_error(c, st, &err);
+  if (!make_clusters(c)) return false;
+  core_design *d = c->fit;
+  if (c->n_fit == 0) {
+    c->code = API_E_SINGULAR;
+    api_errors_add(&c->errs, "/vcov",
+                   "no row has a value of the cluster variable '%s'",
+                   c->cluster_var);
+    return answer_errors(c, "No row can be used");
+  }
+  gsl_matrix_const_view X =
+      gsl_matrix_const_submatrix(d->X, 0, 0, c->n_fit, d->p);
+  gsl_vector_const_view y = gsl_vector_const_subvector(d->y, 0, c->n_fit);
+  core_vcov_spec vs = {
+      .kind = c->vcov_kind, .cluster = c->cluster, .n_clusters = c->n_clusters};
+  core_err_clear(&err);
+  st = core_ols_fit(&X.matrix, &y.vector, d->has_intercept, &vs, c->confidence,
+                    &c->ols, &err);
+  switch (st) {
+  case CORE_OK: return true;
+  case CORE_ETOOFEW:
+  case CORE_ESINGULAR: {
+    bool hc =
+        (c->vcov_kind == CORE_VCOV_HC2 || c->vcov_kind == CORE_VCOV_HC3) &&
+        err.n_rows > 0;
+    c->code = API_E_SINGULAR;
+    api_errors_add(&c->errs, hc ? "/vcov" : "/formula",
+                   "%s (n = %zu rows, k = %zu columns in the design)", err.msg,
+                   c->n_fit, d->p);
+    return answer_errors(c, "The model cannot be estimated on these data");
+  }
+  case CORE_EINVAL:
+    /* Validated inputs leave only numbers too large to square. */
+    c->code = API_E_DOMAIN;
+    api_errors_add(&c->errs, "/formula", "%s", err.msg);
+    return answer_errors(c, "The data are outside the range OLS can handle");
+  case CORE_ENOMEM: return internal(c, "Out of memory fitting the model.");
+  default: return internal(c, "The fit failed.");
+  }
+}
+
+static bool potentials(model_ctx *c) {
+  core_err err;
+  core_err_clear(&err);
+  core_status st = core_design_build(c->formula, c->data.panel,
+                                     CORE_DESIGN_PREDICT, &c->pred, &err);
+  if (st != CORE_OK) return design_error(c, st, &err);
+  const core_design *d = c->pred;
+  size_t n = d->n ? d->n : 1;
+  c->xb = malloc(n * sizeof *c->xb);
+  c->actual = malloc(n * sizeof *c->actual);
+  c->pot_rows = malloc(n * sizeof *c->pot_rows);
+  if (!c->xb || !c->actual || !c->pot_rows)
+    return internal(c, "Out of memory.");
+  for (size_t i = 0; i < d->n; i++) {
+    double s = 0;
+    for (size_t j = 0; j < d->p; j++)
+      if (!c->ols->dropped[j])
+        s += gsl_matrix_get(d->X, i, j) * c->ols->beta[j];
+    c->xb[i] = s;
+    c->actual[i] = gsl_vector_get(d->y_level, i);
+  }
+  double factor = core_smearing_factor(c->pot.smearing, c->ols->resid,
+                                       c->ols->n, c->ols->sigma2);
+  core_err_clear(&err);
+  st = core_potential(&c->pot, core_formula_response_kind(c->formula), factor,
+                      c->xb, c->actual, d->n, c->pot_rows, &c->warnings, &err);
+  if (st == CORE_EINVAL) {
+    c->code = API_E_INVALID;
+    api_errors_add(&c->errs, "/potential/thresholds", "%s", err.msg);
+    return answer_errors(c, "The potential cannot be computed");
+  }
+  if (st != CORE_OK) return internal(c, "The potentials failed.");
+  return true;
+}
+
+/* ---- step 4: the answer ---------------------------------------------------
+ */
+
+static json_t *coefficients(model_ctx *c, api_out *o, json_t *collinear) {
+  const core_design *d = c->fit;
+  const core_ols_result *r = c->ols;
+  json_t *arr = json_array();
+  core_term_kind resp = core_formula_response_kind(c->formula);
+  for (size_t j = 0; j < d->p; j++) {
+    const char *term = d->col_label[j];
+    if (r->dropped[j]) {
+      api_out_push(o, collinear, json_string(term));
+      api_out_warn(o,
+                   "The term %s was dropped: it is a linear combination of "
+                   "earlier terms.",
+                   term);
+      continue;
+    }
+    char what[CORE_NAME_MAX + 64];
+    json_t *co = json_object();
+    api_out_set(o, co, "term", json_string(term));
+#define NUM(key, x)                                                            \
+  (snprintf(what, sizeof what, "coefficients[%s].%s", term, key),              \
+   api_out_set(o, co, key, api_out_num(o, x, what)))
+    NUM("estimate", r->beta[j]);
+    NUM("std_error", r->se[j]);
+    NUM("statistic", r->t[j]);
+    NUM("p_value", r->p_value[j]);
+    NUM("ci_low", r->ci_low[j]);
+    NUM("ci_high", r->ci_high[j]);
+    double value = NAN;
+    core_effect_kind ek = core_effect(resp, d->col_kind[j], r->beta[j], &value);
+    if (ek == CORE_EFFECT_NONE) {
+      api_out_set(o, co, "effect", json_null());
+    } else {
+      json_t *e = json_object();
+      api_out_set(o, e, "kind",
+                  json_string(ek == CORE_EFFECT_ELASTICITY
+                                  ? "elasticity"
+                                  : "semi_elasticity"));
+      snprintf(what, sizeof what, "coefficients[%s].effect.value", term);
+      api_out_set(o, e, "value", api_out_num(o, value, what));
+      api_out_set(o, co, "effect", e);
+    }
+#undef NUM
+    api_out_push(o, arr, co);
+  }
+  return arr;
+}
+
+static json_t *fit_json(model_ctx *c, api_out *o) {
+  const core_ols_result *r = c->ols;
+  json_t *f = json_object();
+  api_out_set(o, f, "n", json_integer((json_int_t)r->n));
+  api_out_set(o, f, "k", json_integer((json_int_t)r->k));
+  api_out_set(o, f, "df_resid", json_integer((json_int_t)(r->n - r->k)));
+  api_out_set(o, f, "r2", api_out_num(o, r->r2, "fit.r2"));
+  api_out_set(o, f, "adj_r2", api_out_num(o, r->adj_r2, "fit.adj_r2"));
+  api_out_set(o, f, "rmse", api_out_num(o, r->rmse, "fit.rmse"));
+  /* F is undefined without a slope to test: null, and said so. */
+  api_out_set(o, f, "f", api_out_num(o, r->f, "fit.f"));
+  api_out_set(o, f, "f_p_value", api_out_num(o, r->f_p_value, "fit.f_p_value"));
+  api_out_set(o, f, "log_likelihood",
+              api_out_num(o, r->loglik, "fit.log_likelihood"));
+  api_out_set(o, f, "aic", api_out_num(o, r->aic, "fit.aic"));
+  api_out_set(o, f, "bic", api_out_num(o, r->bic, "fit.bic"));
+  return f;
+}
+
+static json_t *interpolated_json(model_ctx *c, api_out *o) {
+  const core_panel *p = c->data.panel;
+  json_t *arr = json_array();
+  for (size_t i = 0; i < c->filled.n; i++) {
+    const core_fill *f = &c->filled.items[i];
+    char entity[2 * API_KEY_MAX + 2];
+    core_panel_entity(p, f->row, entity, sizeof entity);
+    json_t *e = json_object();
+    api_out_set(o, e, "entity", json_string(entity));
+    api_out_set(o, e, "variable",
+                json_string(f->col < p->ncol ? p->names[f->col] : ""));
+    api_out_set(o, e, "year", json_integer(f->year));
+    api_out_set(o, e, "value", api_out_num(o, f->value, "interpolated.value"));
+    api_out_set(
+        o, e, "kind",
+        json_string(f->kind == CORE_FILL_CARRIED ? "carried" : "interpolated"));
+    api_out_push(o, arr, e);
+  }
+  return arr;
+}
+
+static json_t *key_or_null(char **keys, size_t r) {
+  return keys && keys[r] ? json_string(keys[r]) : json_null();
+}
+
+static json_t *potentials_json(model_ctx *c, api_out *o) {
+  const core_panel *p = c->data.panel;
+  const core_design *d = c->pred;
+  json_t *arr = json_array();
+  size_t bad_pred = 0;
+  for (size_t i = 0; i < d->n; i++) {
+    const core_pot_row *pr = &c->pot_rows[i];
+    size_t r = d->row[i];
+    json_t *e = json_object();
+    api_out_set(o, e, "reporter", key_or_null(p->reporter, r));
+    api_out_set(o, e, "partner", key_or_null(p->partner, r));
+    api_out_set(o, e, "year", p->year ? json_integer(p->year[r]) : json_null());
+    api_out_set(o, e, "row", json_integer((json_int_t)r));
+    /* Unobserved outcomes are null by definition; only a prediction that is
+     * not finite deserves a warning (counted once below). */
+    api_out_set(o, e, "actual", api_out_num(o, pr->actual, NULL));
+    if (!isfinite(pr->predicted)) bad_pred++;
+    api_out_set(o, e, "predicted", api_out_num(o, pr->predicted, NULL));
+    api_out_set(o, e, "k", api_out_num(o, pr->k, NULL));
+    const char *cls = core_pot_class_name(pr->cls);
+    api_out_set(o, e, "class", cls ? json_string(cls) : json_null());
+    api_out_set(o, e, "gap", api_out_num(o, pr->gap, NULL));
+    api_out_push(o, arr, e);
+  }
+  if (bad_pred > 0)
+    api_out_warn(o,
+                 "%zu prediction%s overflowed or are undefined and are "
+                 "written as null, with their K and gap.",
+                 bad_pred, bad_pred == 1 ? "" : "s");
+  return arr;
+}
+
+static bool answer(model_ctx *c) {
+  api_out o;
+  if (!api_out_init(&o)) return internal(c, "Out of memory.");
+  for (size_t i = 0; i < c->warnings.n; i++)
+    api_out_warn(&o, "%s", c->warnings.msgs[i]);
+  json_t *body = json_object();
+  json_t *collinear = json_array();
+  api_out_set(&o, body, "id", json_string(c->model_id));
+  api_out_set(&o, body, "dataset_id", json_string(c->dataset_id));
+  api_out_set(&o, body, "estimator", json_string("ols"));
+  api_out_set(&o, body, "vcov", json_string(c->vcov_text));
+  api_out_set(&o, body, "formula", json_string(core_formula_text(c->formula)));
+  api_out_set(&o, body, "coefficients", coefficients(c, &o, collinear));
+  api_out_set(&o, body, "fit", fit_json(c, &o));
+  json_t *dropped = json_object();
+  api_out_set(&o, dropped, "collinear", collinear);
+  api_out_set(
+      &o, dropped, "missing_rows",
+      json_integer((json_int_t)(c->fit->n_missing + c->cluster_missing)));
+  api_out_set(&o, body, "dropped", dropped);
+  api_out_set(&o, body, "interpolated", interpolated_json(c, &o));
+  api_out_set(&o, body, "potentials", potentials_json(c, &o));
+  if (!api_out_finish(&o, body)) {
+    json_decref(body);
+    return internal(c, "Out of memory writing the model.");
+  }
+  api_response_json(c->res, 201, body);
+  return true;
+}
+
+static bool make_ids(model_ctx *c) {
+  api_model_spec spec = {.formula = core_formula_text(c->formula),
+                         .estimator = "ols",
+                         .vcov = c->vcov_text,
+                         .potential = c->pot,
+                         .interpolate = interp_names[c->interp],
+                         .confidence = c->confidence};
+  if (!api_canon_model_id(c->dataset_id, &spec, c->model_id))
+    return internal(c, "The model id could not be computed.");
+  return true;
+}
+
+void api_post_models(const api_request *req, api_response *res) {
+  model_ctx c = {.req = req, .res = res, .code = API_E_NOT_SUPPORTED};
+  snprintf(c.vcov_text, sizeof c.vcov_text, "classical");
+  c.vcov_kind = CORE_VCOV_CLASSICAL;
+  core_pot_spec_default(&c.pot);
+  c.interp = CORE_INTERP_NONE;
+  c.confidence = 0.95;
+
+  c.root = api_json_parse_body(req, req->env ? &req->env->limits : NULL, res);
+  if (c.root == NULL) goto cleanup;
+  /* Every fault of the fields and of the data is collected before
+   * answering, so that a client can fix them all at once. */
+  read_fields(&c);
+  if (!read_data(&c)) goto cleanup;
+  if (api_errors_count(&c.errs) > 0) {
+    answer_errors(&c, "The request cannot be used");
+    goto cleanup;
+  }
+  /* Each step either succeeds or has written the problem. The dataset id is
+   * taken from the data as sent, before any interpolation. */
+  if (dataset_id(&c) && read_formula(&c) && make_ids(&c) && interpolate(&c) &&
+      fit(&c) && potentials(&c))
+    answer(&c);
+cleanup:
+  free_ctx(&c);
+}
