@@ -179,30 +179,35 @@ class OpsRoutes(g.ServerTestCase, unittest.TestCase):
     def test_metrics_exposition(self):
         for _ in range(3):
             self.assertEqual(self.srv.get("/healthz").status, 200)
-        r = self.srv.get("/metrics")
-        self.assertEqual(r.status, 200, r.text)
-        self.assertEqual(g.media_type(r.headers["content-type"]),
-                         "text/plain")
         sample = re.compile(
             r'^[a-zA-Z_:][a-zA-Z0-9_:]*'
             r'(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})?'
             r' [-+]?([0-9.eE+-]+|NaN|\+Inf|-Inf)( -?[0-9]+)?$')
-        samples = 0
-        for line in r.text.splitlines():
-            if not line or line.startswith("# HELP ") or \
-                    line.startswith("# TYPE "):
-                continue
-            self.assertRegex(line, sample)
-            samples += 1
-        self.assertGreater(samples, 0, r.text)
-        # At least three /healthz 200s must have been counted somewhere.
-        counted = 0
-        for line in r.text.splitlines():
-            if "healthz" in line and '"200"' in line and \
-                    not line.startswith("#") and "_bucket" not in line \
-                    and "_sum" not in line:
-                counted = max(counted, float(line.rsplit(" ", 1)[1]))
+        # A request is counted when it completes, which may be just after
+        # the client has its answer: poll briefly.
+        deadline = time.monotonic() + 5
+        while True:
+            r = self.srv.get("/metrics")
+            self.assertEqual(r.status, 200, r.text)
+            self.assertEqual(g.media_type(r.headers["content-type"]),
+                             "text/plain")
+            samples = 0
+            counted = 0.0
+            for line in r.text.splitlines():
+                if not line or line.startswith("# HELP ") or \
+                        line.startswith("# TYPE "):
+                    continue
+                self.assertRegex(line, sample)
+                samples += 1
+                if 'route="/healthz"' in line and 'status="200"' in line \
+                        and line.startswith("gravitas_http_requests_total"):
+                    counted += float(line.rsplit(" ", 1)[1])
+            self.assertGreater(samples, 0, r.text)
+            if counted >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         self.assertGreaterEqual(counted, 3, r.text)
+        self.assertIn("# TYPE gravitas_http_requests_total counter", r.text)
 
     def test_unknown_path_404(self):
         for path in ("/nope", "/v2", "/v1/models/extra/segments", "/healthz/x"):
