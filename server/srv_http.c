@@ -404,8 +404,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   int status = ctx->replied ? ctx->status : 0;
   srv_metrics_request(ctx->match.path_index, ctx->method, status, seconds);
   json_t *fields = json_pack(
-      "{s:s, s:o, s:i, s:I, s:f, s:s}", "method", ctx->method, "path",
-      srv_log_string(ctx->path), "status", status, "bytes",
+      "{s:o, s:o, s:i, s:I, s:f, s:s}", "method", srv_log_string(ctx->method),
+      "path", srv_log_string(ctx->path), "status", status, "bytes",
       (json_int_t)ctx->bytes, "duration_ms",
       (double)((long long)(seconds * 1e6)) / 1e3, "remote", ctx->remote);
   if (fields != NULL && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
