@@ -698,7 +698,7 @@ Test(http, stop_lets_a_request_in_flight_finish) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
   cr_assert_eq(curl_easy_perform(c), CURLE_COULDNT_CONNECT);
   curl_easy_cleanup(c);
-  /* ...but the request in flight still gets its answer. */
+  /* ...but the request in flight is still answered. */
   send_all(fd, "cd");
   char buf[1024];
   ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
