@@ -386,17 +386,38 @@ static bool interpolate(model_ctx *c) {
                    "interpolation needs a year key in the data");
     return answer_errors(c, "Nothing to interpolate over");
   }
-  size_t nv = core_formula_n_vars(c->formula), ncols = 0;
-  size_t *cols = malloc((nv ? nv : 1) * sizeof *cols);
-  if (cols == NULL) return internal(c, "Out of memory.");
-  for (size_t v = 0; v < nv; v++) {
-    long j = core_panel_find(p, core_formula_var(c->formula, v));
-    if (j >= 0 && (size_t)j < p->ncol) cols[ncols++] = (size_t)j;
-  }
+  /* Only the regressors' variables are filled: the response is the outcome
+   * K compares with and is never made up. Its variables are those of the
+   * formula "<response> ~ 1". */
   core_err err;
   core_err_clear(&err);
-  core_status st =
-      core_interp_panel(p, cols, ncols, c->interp, &c->filled, &err);
+  const char *resp = core_formula_response_label(c->formula);
+  size_t rlen = strlen(resp) + 8;
+  char *rtext = malloc(rlen);
+  core_formula *rf = NULL;
+  if (rtext == NULL) return internal(c, "Out of memory.");
+  snprintf(rtext, rlen, "%s ~ 1", resp);
+  core_status st = core_formula_parse(rtext, &rf, &err);
+  free(rtext);
+  if (st != CORE_OK) return internal(c, "The response could not be read.");
+  size_t nv = core_formula_n_vars(c->formula), ncols = 0;
+  size_t *cols = malloc((nv ? nv : 1) * sizeof *cols);
+  if (cols == NULL) {
+    core_formula_free(rf);
+    return internal(c, "Out of memory.");
+  }
+  for (size_t v = 0; v < nv; v++) {
+    const char *name = core_formula_var(c->formula, v);
+    bool in_response = false;
+    for (size_t r = 0; r < core_formula_n_vars(rf) && !in_response; r++)
+      in_response = strcmp(core_formula_var(rf, r), name) == 0;
+    long j = core_panel_find(p, name);
+    if (!in_response && j >= 0 && (size_t)j < p->ncol)
+      cols[ncols++] = (size_t)j;
+  }
+  core_formula_free(rf);
+  core_err_clear(&err);
+  st = core_interp_panel(p, cols, ncols, c->interp, &c->filled, &err);
   free(cols);
   if (st == CORE_OK) return true;
   if (st != CORE_EINVAL) return internal(c, "Interpolation failed.");
