@@ -43,18 +43,35 @@ static void fault(decoder *d, const char *ptr, const char *detail) {
   d->n_errors++;
 }
 
+/* Where a cell is, as pieces: the pointer is only printed when a fault
+ * needs it (a million rows must not cost a million snprintf calls). */
+typedef struct cell_ref {
+  const char *base; /* pointer of the row object or of the column array */
+  const char *key;  /* member name in a row, or NULL for an array index */
+  size_t index;
+} cell_ref;
+
+static void cell_fault(decoder *d, const cell_ref *at, const char *detail) {
+  char ptr[API_POINTER_MAX];
+  if (at->key)
+    api_pointer_join(ptr, sizeof ptr, at->base, at->key);
+  else
+    api_pointer_index(ptr, sizeof ptr, at->base, at->index);
+  fault(d, ptr, detail);
+}
+
 static const char bad_name[] =
     "invalid variable name: 1 to 64 characters of [A-Za-z0-9_.], not "
     "starting with a digit";
 
 /* Checks a key cell and stores it; faults name ptr. */
 static void key_cell(decoder *d, key_kind k, size_t row, const json_t *v,
-                     const char *ptr) {
+                     const cell_ref *ptr) {
   d->key_present[k] = true;
   if (json_is_null(v)) return; /* missing; years are checked later */
   if (k == KEY_YEAR) {
     if (!json_is_integer(v)) {
-      fault(d, ptr, "must be an integer year");
+      cell_fault(d, ptr, "must be an integer year");
       return;
     }
     json_int_t y = json_integer_value(v);
@@ -62,7 +79,7 @@ static void key_cell(decoder *d, key_kind k, size_t row, const json_t *v,
       char msg[96];
       snprintf(msg, sizeof msg, "must be an integer year from %d to %d",
                API_YEAR_MIN, API_YEAR_MAX);
-      fault(d, ptr, msg);
+      cell_fault(d, ptr, msg);
       return;
     }
     d->year[row] = (int)y;
@@ -76,7 +93,7 @@ static void key_cell(decoder *d, key_kind k, size_t row, const json_t *v,
     snprintf(msg, sizeof msg,
              "must be a string of 1 to %d bytes (no NUL), or null",
              API_KEY_MAX);
-    fault(d, ptr, msg);
+    cell_fault(d, ptr, msg);
     return;
   }
   d->key_str[k][row] = json_string_value(v);
@@ -84,10 +101,10 @@ static void key_cell(decoder *d, key_kind k, size_t row, const json_t *v,
 
 /* Checks a numeric cell and stores it in column col. */
 static void num_cell(decoder *d, size_t col, size_t row, const json_t *v,
-                     const char *ptr) {
+                     const cell_ref *ptr) {
   if (json_is_null(v)) return; /* the column starts all missing */
   if (!json_is_number(v)) {
-    fault(d, ptr, "must be a number or null");
+    cell_fault(d, ptr, "must be a number or null");
     return;
   }
   d->panel->cols[col][row] = json_number_value(v);
@@ -150,16 +167,19 @@ static void decode_rows(decoder *d, const json_t *rows, const char *ptr_rows) {
     const json_t *v;
     size_t pos = 0;
     json_object_foreach((json_t *)row, key, v) {
-      api_pointer_join(ptr, sizeof ptr, rowptr, key);
+      cell_ref at = {.base = rowptr, .key = key};
       key_kind k = key_of(key);
       if (k != KEY_NONE) {
-        key_cell(d, k, i, v, ptr);
+        key_cell(d, k, i, v, &at);
       } else if (!core_panel_valid_name(key)) {
-        fault(d, ptr, bad_name);
+        cell_fault(d, &at, bad_name);
       } else {
-        size_t col = column_for(d, key, pos, ptr);
+        size_t col = pos;
+        if (col >= d->panel->ncol || strcmp(d->panel->names[col], key) != 0)
+          col = column_for(d, key, pos,
+                           api_pointer_join(ptr, sizeof ptr, rowptr, key));
         if (col == SIZE_MAX) break;
-        num_cell(d, col, i, v, ptr);
+        num_cell(d, col, i, v, &at);
         pos = col + 1;
       }
     }
@@ -204,11 +224,11 @@ static void decode_columns(decoder *d, const json_t *cols, const char *ptr_cols,
     if (!json_is_array(arr) || json_array_size(arr) != n) continue;
     for (size_t i = 0; i < n; i++) {
       const json_t *v = json_array_get(arr, i);
-      api_pointer_index(cell, sizeof cell, ptr, i);
+      cell_ref at = {.base = ptr, .index = i};
       if (k != KEY_NONE)
-        key_cell(d, k, i, v, cell);
+        key_cell(d, k, i, v, &at);
       else
-        num_cell(d, col, i, v, cell);
+        num_cell(d, col, i, v, &at);
     }
     if (k == KEY_YEAR)
       for (size_t i = 0; i < n; i++)

@@ -20,7 +20,9 @@ void api_get_info(const api_request *req, api_response *res) {
       (json_int_t)l->max_formula_len, "max_json_depth",
       (json_int_t)l->max_json_depth, "threads", (json_int_t)threads);
   if (body == NULL) {
-    api_problem(res, API_E_INTERNAL, NULL,
+    api_errors errs = {0};
+    api_errors_add(&errs, "", "out of memory");
+    api_problem(res, API_E_INTERNAL, &errs,
                 "Out of memory while describing the service.");
     return;
   }

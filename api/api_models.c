@@ -100,8 +100,11 @@ static bool answer_errors(model_ctx *c, const char *detail) {
 }
 
 static bool internal(model_ctx *c, const char *what) {
+  /* Every problem body carries errors[] (openapi.yaml); a fault of the
+   * server points at no field, so its pointer is the whole document. */
   api_errors_clear(&c->errs);
-  api_problem(c->res, API_E_INTERNAL, NULL, "%s", what);
+  api_errors_add(&c->errs, "", "%s", what);
+  api_problem(c->res, API_E_INTERNAL, &c->errs, "%s", what);
   return false;
 }
 

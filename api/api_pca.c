@@ -91,11 +91,18 @@ static void resolve(pca_ctx *c) {
   }
 }
 
+/* A fault of the server: 500 with one error pointing at the document. */
+static void internal(api_response *res, const char *what) {
+  api_errors errs = {0};
+  api_errors_add(&errs, "", "%s", what);
+  api_problem(res, API_E_INTERNAL, &errs, "%s", what);
+}
+
 static bool pca_error(pca_ctx *c, api_response *res, core_status st,
                       const core_err *err) {
   char ptr[API_POINTER_MAX];
   if (st == CORE_ENOMEM || st == CORE_EINTERNAL) {
-    api_problem(res, API_E_INTERNAL, NULL, "The analysis failed: %s", err->msg);
+    internal(res, err->msg[0] ? err->msg : "The analysis failed.");
     return false;
   }
   const char *where = "/variables";
@@ -128,7 +135,7 @@ static void answer(pca_ctx *c, api_response *res) {
   size_t p = r->p;
   api_out o;
   if (!api_out_init(&o)) {
-    api_problem(res, API_E_INTERNAL, NULL, "Out of memory.");
+    internal(res, "Out of memory.");
     return;
   }
   for (size_t i = 0; i < r->warnings.n; i++)
@@ -189,7 +196,7 @@ static void answer(pca_ctx *c, api_response *res) {
   api_out_set(&o, body, "sign_convention", json_string(sign_convention));
   if (!api_out_finish(&o, body)) {
     json_decref(body);
-    api_problem(res, API_E_INTERNAL, NULL, "Out of memory writing the answer.");
+    internal(res, "Out of memory writing the answer.");
     return;
   }
   api_response_json(res, 200, body);
@@ -240,7 +247,7 @@ void api_post_pca(const api_request *req, api_response *res) {
     size_t before = api_errors_count(&c.errs);
     if (!api_data_decode(data, "/data", lim, &c.data, &code, &c.errs)) {
       if (code == API_E_INTERNAL) {
-        api_problem(res, API_E_INTERNAL, NULL, "Out of memory.");
+        internal(res, "Out of memory.");
         goto cleanup;
       }
       /* A limit is answered as such only when nothing else was wrong. */
@@ -248,7 +255,7 @@ void api_post_pca(const api_request *req, api_response *res) {
     }
   }
   if (vars && c.p >= 2 && c.names == NULL) {
-    api_problem(res, API_E_INTERNAL, NULL, "Out of memory.");
+    internal(res, "Out of memory.");
     goto cleanup;
   }
   if (api_errors_count(&c.errs) > 0) {
@@ -260,7 +267,7 @@ void api_post_pca(const api_request *req, api_response *res) {
   }
   resolve(&c);
   if (c.cols == NULL) {
-    api_problem(res, API_E_INTERNAL, NULL, "Out of memory.");
+    internal(res, "Out of memory.");
     goto cleanup;
   }
   if (api_errors_count(&c.errs) > 0) {
