@@ -4,6 +4,7 @@
  * filled cells, the brute-force check of the specification rule, and every
  * error path of the CSV reader. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -977,6 +978,73 @@ Test(default_errors, no_text) {
   edited e = edit(2, NULL, "x");
   e.src.oil.text = NULL;
   expect_error(e, "oil_price.csv: no text");
+}
+
+/* The WDI file with the value of every row whose line contains `tag`
+ * emptied (a gap). */
+static edited blank_wdi(const char *tag) {
+  edited e = edit(0, "iso3", "iso3");
+  const api_default_file *w = api_default_file_find("wdi_central_asia.csv");
+  char *out = malloc(w->len + 1);
+  size_t n = 0;
+  for (const char *s = w->text; *s;) {
+    const char *nl = strchr(s, '\n');
+    size_t len = nl ? (size_t)(nl - s) : strlen(s);
+    char line[256];
+    cr_assert_lt(len, sizeof line);
+    memcpy(line, s, len);
+    line[len] = '\0';
+    if (strstr(line, tag)) len = (size_t)(strrchr(line, ',') - line) + 1;
+    memcpy(out + n, line, len); /* a blanked line keeps "iso3,ind,year," */
+    n += len;
+    len = strlen(line);
+    if (nl) out[n++] = '\n';
+    s += len + (nl ? 1 : 0);
+  }
+  out[n] = '\0';
+  free(e.text);
+  e.text = out;
+  e.src.wdi.text = out;
+  e.src.wdi.len = n;
+  return e;
+}
+
+/* Without any secure-server value no partner-year is complete, so cbec
+ * cannot be formed. */
+Test(default_errors, cbec_without_complete_rows) {
+  expect_error(blank_wdi(",IT.NET.SECR.P6,"), "cbec: ");
+}
+
+/* A negative GDP per capita makes log(pgdp) undefined on fitted rows. */
+Test(default_errors, log_of_negative_product) {
+  expect_error(edit(0, "CHN,NY.GDP.PCAP.PP.CD,2010,9411.13821903204",
+                    "CHN,NY.GDP.PCAP.PP.CD,2010,-9411.13821903204"),
+               "design of log(trade) ~ log(pgdp)");
+}
+
+/* Gaps that are not filled stay gaps: with KAZ's population blank in 2022 the
+ * KAZ 2022 row loses pop, and with it one observation of the default. */
+Test(default_errors, blank_values_stay_missing) {
+  edited e = blank_wdi("KAZ,SP.POP.TOTL,2022,");
+  char err[512] = "";
+  api_default *d = NULL;
+  cr_assert_eq(api_default_build_from(&e.src, &d, err, sizeof err), 0, "%s",
+               err);
+  /* An interior gap of a series is interpolated, so pop stays present... */
+  cr_assert(isfinite(cell(d, 0, 2022, "pop")));
+  const char *kind = NULL;
+  cr_assert(isfinite(filled_value(d, "KAZ", "SP.POP.TOTL", 2022, &kind)));
+  cr_assert_str_eq(kind, "interpolated");
+  api_default_free(d);
+  free(e.text);
+  /* ...but a trailing one is not carried. */
+  e = blank_wdi("KAZ,SP.POP.TOTL,2023,");
+  cr_assert_eq(api_default_build_from(&e.src, &d, err, sizeof err), 0, "%s",
+               err);
+  cr_assert(isnan(cell(d, 0, 2023, "pop")));
+  cr_assert_eq(d->n, 12);
+  api_default_free(d);
+  free(e.text);
 }
 
 /* With only two China-reported totals no subset has 5 residual degrees of
