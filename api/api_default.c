@@ -468,6 +468,15 @@ static int fill_series(double *s, int c, int ind, json_t *filled, errsink *e) {
     value[t] = f->value;
     kind[t] = f->kind;
   }
+  for (size_t j = 0; j < n; j++) {
+    double before = s[first + j], after = p->cols[col][j];
+    if (!was_filled[first + j] && !(before == after) &&
+        !(isnan(before) && isnan(after))) {
+      fail(e, "filling %s %s: a cell changed without being listed", COUNTRY[c],
+           INDICATOR[ind]);
+      goto cleanup;
+    }
+  }
   for (size_t t = 0; t < NY; t++) {
     if (!was_filled[t]) continue;
     json_t *item =
@@ -782,14 +791,11 @@ static int build_cbec(const raw *d, double *cbec, api_default *out,
     fail(e, "out of memory");
     goto cleanup;
   }
-  for (size_t i = 0; i < pca->warnings.n; i++)
-    if (json_array_append_new(
-            out->warnings, json_sprintf("cbec: %s", pca->warnings.msgs[i])) !=
-        0) {
-      fail(e, "out of memory");
-      goto cleanup;
-    }
   strbuf b = {NULL, 0, 0, false};
+  for (size_t i = 0; i < pca->warnings.n; i++) {
+    sb_printf(&b, "cbec: %s", pca->warnings.msgs[i]);
+    if (add_warning(out->warnings, &b, e) < 0) goto cleanup;
+  }
   sb_printf(&b,
             "cbec is the first principal component of %d partner-side "
             "enablers over %zu partner-years (%.1f%% of their variance)",
