@@ -216,16 +216,22 @@ bool api_json_fields(const json_t *obj, const char *base,
   }
   const char *key;
   const json_t *value;
+  size_t unknown = 0;
   json_object_foreach((json_t *)obj, key, value) {
     bool known = false;
     for (size_t i = 0; i < n && !known; i++)
       known = strcmp(key, fields[i].name) == 0;
-    if (!known) {
+    if (!known && unknown++ < API_MAX_UNKNOWN) {
       char list[512];
       api_fields_list(fields, n, list, sizeof list);
       api_errors_add(errs, api_pointer_join(ptr, sizeof ptr, base, key),
                      "unknown field; expected one of %s", list);
     }
   }
+  /* A body of a million stray keys gets a bounded answer. */
+  if (unknown > API_MAX_UNKNOWN)
+    api_errors_add(errs, base[0] ? base : "",
+                   "%zu more unknown fields are not listed",
+                   unknown - API_MAX_UNKNOWN);
   return api_errors_count(errs) == before;
 }

@@ -34,6 +34,9 @@ const char *api_pointer_join(char *buf, size_t bufsz, const char *base,
 const char *api_pointer_index(char *buf, size_t bufsz, const char *base,
                               size_t index);
 
+/* Unknown members listed one by one before the rest are only counted. */
+#define API_MAX_UNKNOWN 16
+
 typedef enum api_ftype {
   API_F_STRING,  /* a JSON string */
   API_F_NUMBER,  /* integer or real */
@@ -62,7 +65,8 @@ typedef struct api_field {
  * n field specs: obj must be an object; every required field present; every
  * present field of the right type, in bounds and among the allowed values;
  * no member outside the specs. Adds one error per fault to errs (all faults,
- * not only the first). Returns true when nothing was wrong. */
+ * not only the first; unknown members beyond API_MAX_UNKNOWN are counted in
+ * one final entry). Returns true when nothing was wrong. */
 bool api_json_fields(const json_t *obj, const char *base,
                      const api_field *fields, size_t n, api_errors *errs);
 

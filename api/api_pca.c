@@ -22,11 +22,12 @@ static const char sign_convention[] =
 typedef struct pca_ctx {
   json_t *root;
   api_errors errs;
-  api_error_code code;
   api_data data;
   const double **cols;
   const char **names;
   size_t p;
+  size_t n_limit; /* errors that are limits exceeded: answered as
+                     limit-exceeded when they are all there is */
   core_index_method method;
   core_index_scale scale;
   core_pca_result *r;
@@ -42,12 +43,21 @@ static void free_ctx(pca_ctx *c) {
 }
 
 /* Validates the variables list; records its names (borrowed). */
-static void read_variables(pca_ctx *c, const json_t *vars) {
+static void read_variables(pca_ctx *c, const json_t *vars,
+                           const api_limits *lim) {
   size_t n = json_array_size(vars);
   char ptr[API_POINTER_MAX];
   if (n < 2) {
     api_errors_add(&c->errs, "/variables",
                    "must list at least 2 variables (it lists %zu)", n);
+    return;
+  }
+  /* The duplicate check below is quadratic: bound n first. */
+  if (n > lim->max_columns) {
+    api_errors_add(&c->errs, "/variables",
+                   "lists %zu variables; the limit is %zu", n,
+                   lim->max_columns);
+    c->n_limit++;
     return;
   }
   c->names = calloc(n, sizeof *c->names);
@@ -203,7 +213,7 @@ static void answer(pca_ctx *c, api_response *res) {
 }
 
 void api_post_pca(const api_request *req, api_response *res) {
-  pca_ctx c = {.code = API_E_INVALID};
+  pca_ctx c = {0};
   api_limits def;
   api_limits_default(&def);
   const api_limits *lim = req->env ? &req->env->limits : &def;
@@ -220,7 +230,7 @@ void api_post_pca(const api_request *req, api_response *res) {
       {.name = "index", .type = API_F_OBJECT, .out = &index},
   };
   api_json_fields(c.root, "", fields, 3, &c.errs);
-  if (vars) read_variables(&c, vars);
+  if (vars) read_variables(&c, vars, lim);
   if (index) {
     const json_t *method = NULL, *scale = NULL;
     const api_field ifields[] = {
@@ -250,8 +260,7 @@ void api_post_pca(const api_request *req, api_response *res) {
         internal(res, "Out of memory.");
         goto cleanup;
       }
-      /* A limit is answered as such only when nothing else was wrong. */
-      if (code == API_E_LIMIT && before == 0) c.code = API_E_LIMIT;
+      if (code == API_E_LIMIT) c.n_limit += api_errors_count(&c.errs) - before;
     }
   }
   if (vars && c.p >= 2 && c.names == NULL) {
@@ -260,7 +269,8 @@ void api_post_pca(const api_request *req, api_response *res) {
   }
   if (api_errors_count(&c.errs) > 0) {
     size_t n = api_errors_count(&c.errs);
-    api_problem(res, c.code, &c.errs,
+    /* A limit is answered as such only when nothing else was wrong. */
+    api_problem(res, n == c.n_limit ? API_E_LIMIT : API_E_INVALID, &c.errs,
                 "The request cannot be used (%zu error%s)", n,
                 n == 1 ? "" : "s");
     goto cleanup;

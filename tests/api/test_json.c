@@ -242,3 +242,22 @@ Test(json, pointer_builders) {
   cr_assert_str_eq(api_pointer_join(buf, sizeof buf, "", "formula"),
                    "/formula");
 }
+
+Test(json, unknown_fields_beyond_the_cap_are_counted) {
+  json_t *obj = json_object();
+  char key[16];
+  for (int i = 0; i < 40; i++) {
+    snprintf(key, sizeof key, "k%02d", i);
+    json_object_set_new(obj, key, json_integer(i));
+  }
+  const api_field f[] = {{.name = "x", .type = API_F_NUMBER}};
+  api_errors errs = {0};
+  cr_assert_not(api_json_fields(obj, "", f, 1, &errs));
+  cr_assert_eq(api_errors_count(&errs), API_MAX_UNKNOWN + 1);
+  json_t *last = json_array_get(errs.list, API_MAX_UNKNOWN);
+  cr_assert_str_eq(json_string_value(json_object_get(last, "pointer")), "");
+  cr_assert_str_eq(json_string_value(json_object_get(last, "detail")),
+                   "24 more unknown fields are not listed");
+  api_errors_clear(&errs);
+  json_decref(obj);
+}

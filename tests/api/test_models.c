@@ -259,7 +259,10 @@ static json_t *gravity_rows(void) {
       } else if (k < 2) {
         json_object_set_new(row, names[k], json_string(s));
       } else if (k == 2) {
-        json_object_set_new(row, names[k], json_integer(strtol(s, NULL, 10)));
+        char *end;
+        long y = strtol(s, &end, 10);
+        cr_assert(*end == '\0' && end != s && y > 0 && y < 10000, "year %s", s);
+        json_object_set_new(row, names[k], json_integer(y));
       } else if (*s == '\0') {
         json_object_set_new(row, names[k], json_null());
       } else {

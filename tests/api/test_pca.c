@@ -33,7 +33,10 @@ static json_t *enablers(void) {
       } else if (k == 0) {
         json_object_set_new(row, names[k], json_string(s));
       } else if (k == 1) {
-        json_object_set_new(row, names[k], json_integer(strtol(s, NULL, 10)));
+        char *end;
+        long y = strtol(s, &end, 10);
+        cr_assert(*end == '\0' && end != s && y > 0 && y < 10000, "year %s", s);
+        json_object_set_new(row, names[k], json_integer(y));
       } else if (*s == '\0') {
         json_object_set_new(row, names[k], json_null());
       } else {
@@ -280,5 +283,30 @@ Test(pca_bad, text_key_is_not_a_variable) {
                  " \"variables\": [\"a\", \"reporter\"]}");
   cr_assert_str_eq(assert_problem(&r, 422, "invalid-request", "/variables/1"),
                    "'reporter' is a text key, not a number");
+  reply_free(&r);
+}
+
+Test(pca_bad, limits) {
+  api_env env = test_env();
+  env.limits.max_columns = 2;
+  const char *body = "{\"data\": {\"rows\": [{\"a\": 1.5, \"b\": 2.25}]},"
+                     " \"variables\": [\"a\", \"b\", \"c\"]}";
+  reply r = call_env(api_post_pca, &env, body, strlen(body));
+  cr_assert_str_eq(assert_problem(&r, 422, "limit-exceeded", "/variables"),
+                   "lists 3 variables; the limit is 2");
+  reply_free(&r);
+  env = test_env();
+  env.limits.max_rows = 1;
+  body = "{\"data\": {\"rows\": [{\"a\": 1.5}, {\"a\": 2.5}]},"
+         " \"variables\": [\"a\", \"b\"]}";
+  r = call_env(api_post_pca, &env, body, strlen(body));
+  assert_problem(&r, 422, "limit-exceeded", "/data/rows");
+  reply_free(&r);
+  /* A limit together with an invalid field: the invalid field wins. */
+  body = "{\"data\": {\"rows\": [{\"a\": 1.5}, {\"a\": 2.5}]},"
+         " \"variables\": [\"a\", \"b\"], \"extra\": 1}";
+  r = call_env(api_post_pca, &env, body, strlen(body));
+  assert_problem(&r, 422, "invalid-request", "/extra");
+  assert_problem(&r, 422, "invalid-request", "/data/rows");
   reply_free(&r);
 }
