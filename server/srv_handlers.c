@@ -15,6 +15,13 @@
 #define METRICS_MAX (4u * 1024u * 1024u)
 #define OPENAPI_MAX (16u * 1024u * 1024u)
 
+void srv_problem(api_response *res, api_error_code code, bool whole_body,
+                 const char *detail) {
+  api_errors errs = {.list = json_array()};
+  if (whole_body) api_errors_add(&errs, "", "%s", detail);
+  api_problem(res, code, &errs, "%s", detail);
+}
+
 void srv_handle_healthz(srv_http *srv, const api_request *req,
                         api_response *res) {
   (void)srv;
@@ -28,7 +35,7 @@ void srv_handle_readyz(srv_http *srv, const api_request *req,
   json_t *checks = NULL;
   bool ready = srv_http_ready(srv, &checks);
   if (checks == NULL) {
-    api_problem(res, API_E_INTERNAL, NULL, "Out of memory while checking.");
+    srv_problem(res, API_E_INTERNAL, false, "Out of memory while checking.");
     return;
   }
   if (ready) {
@@ -36,7 +43,7 @@ void srv_handle_readyz(srv_http *srv, const api_request *req,
         res, 200, json_pack("{s:s, s:o}", "status", "ready", "checks", checks));
     return;
   }
-  api_errors errs = {0};
+  api_errors errs = {.list = json_array()};
   const char *name;
   json_t *value;
   json_object_foreach(checks, name, value) {
@@ -60,7 +67,7 @@ void srv_handle_metrics(srv_http *srv, const api_request *req,
   if (!srv_metrics_render(&text)) {
     srv_buf_free(&text);
     SRV_LOG_ERROR("metrics", "cannot render the metrics text");
-    api_problem(res, API_E_INTERNAL, NULL, "The metrics cannot be rendered.");
+    srv_problem(res, API_E_INTERNAL, false, "The metrics cannot be rendered.");
     return;
   }
   free(res->body);
@@ -78,7 +85,7 @@ void srv_handle_openapi(srv_http *srv, const api_request *req,
   srv_buf_init(&text, OPENAPI_MAX);
   FILE *f = fopen(path, "rb");
   if (f == NULL) {
-    api_problem(res, API_E_NOT_FOUND, NULL,
+    srv_problem(res, API_E_NOT_FOUND, false,
                 "The OpenAPI document is not installed on this server.");
     return;
   }
@@ -96,7 +103,7 @@ void srv_handle_openapi(srv_http *srv, const api_request *req,
                   r == SRV_BUF_TOO_LARGE ? "larger than 16 MiB"
                   : r == SRV_BUF_NOMEM   ? "out of memory"
                                          : "read error");
-    api_problem(res, API_E_NOT_FOUND, NULL,
+    srv_problem(res, API_E_NOT_FOUND, false,
                 "The OpenAPI document cannot be read on this server.");
     return;
   }

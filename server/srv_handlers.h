@@ -5,6 +5,13 @@
 
 #include "srv_routes.h"
 
+/* Writes a problem answer for a fault server/ detects itself. The contract
+ * gives every problem an errors list: when whole_body is true it holds one
+ * entry {pointer "", detail} (the request body as a whole is at fault, as
+ * for 413 and 415), otherwise it is empty. */
+void srv_problem(api_response *res, api_error_code code, bool whole_body,
+                 const char *detail);
+
 /* 200 {"status":"ok"}: the process answers. */
 void srv_handle_healthz(srv_http *srv, const api_request *req,
                         api_response *res);

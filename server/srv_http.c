@@ -26,6 +26,7 @@
 #include "srv_auth.h"
 #include "srv_buf.h"
 #include "srv_cors.h"
+#include "srv_handlers.h"
 #include "srv_log.h"
 #include "srv_metrics.h"
 #include "srv_routes.h"
@@ -116,7 +117,7 @@ static step queue(req_ctx *ctx, api_response *res) {
     SRV_LOG_ERROR("handler", "handler for %s %s left status %d", ctx->method,
                   ctx->path, res->status);
     api_response_free(res);
-    api_problem(res, API_E_INTERNAL, NULL, "The handler gave no answer.");
+    srv_problem(res, API_E_INTERNAL, false, "The handler gave no answer.");
   }
   size_t len = res->body ? res->body_len : 0;
   struct MHD_Response *r =
@@ -149,7 +150,8 @@ static step queue(req_ctx *ctx, api_response *res) {
 static step problem(req_ctx *ctx, api_error_code code, const char *hname,
                     const char *hvalue, const char *detail) {
   api_response res = {0};
-  api_problem(&res, code, NULL, "%s", detail);
+  srv_problem(&res, code, code == API_E_TOO_LARGE || code == API_E_MEDIA_TYPE,
+              detail);
   if (hname != NULL) api_response_header(&res, hname, hvalue);
   return queue(ctx, &res);
 }

@@ -193,6 +193,18 @@ static void expect_problem(const reply *r, long status, const char *slug) {
   cr_expect_eq(json_integer_value(json_object_get(j, "status")), status);
   cr_expect_not_null(json_string_value(json_object_get(j, "title")));
   cr_expect_not_null(json_string_value(json_object_get(j, "detail")));
+  /* The contract gives every problem an errors list; only faults of the
+   * body as a whole (413, 415) name it, with the pointer "". */
+  json_t *errs = json_object_get(j, "errors");
+  cr_expect(json_is_array(errs), "errors is missing");
+  if (status == 413 || status == 415) {
+    cr_expect_eq(json_array_size(errs), 1u);
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_array_get(errs, 0), "pointer")),
+        "");
+  } else if (status != 503 || strcmp(slug, "busy") == 0) {
+    cr_expect_eq(json_array_size(errs), 0u);
+  }
   json_decref(j);
 }
 
