@@ -141,7 +141,8 @@ size_t api_errors_count(const api_errors *e);
 void api_errors_clear(api_errors *e);
 
 /* Writes an application/problem+json response (RFC 9457):
- * {type, title, status, detail, errors?}. type is
+ * {type, title, status, detail, errors} (errors always present, maybe
+ * empty). type is
  * "https://gravitas.dev/problems/<slug>". Takes ownership of errs' list
  * (errs may be NULL). detail is printf-style. */
 void api_problem(api_response *res, api_error_code code, api_errors *errs,

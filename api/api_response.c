@@ -64,8 +64,8 @@ static void set_internal(api_response *res) {
 
 static void set_json(api_response *res, int status, const char *ctype,
                      json_t *body) {
-  char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17))
-                    : NULL;
+  char *text =
+      body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
   json_decref(body);
   if (text == NULL) {
     set_internal(res);
@@ -115,8 +115,7 @@ const char *api_error_slug(api_error_code code) {
   return code < API_E_COUNT ? error_table[code].slug : "internal-error";
 }
 const char *api_error_title(api_error_code code) {
-  return code < API_E_COUNT ? error_table[code].title
-                            : "Internal server error";
+  return code < API_E_COUNT ? error_table[code].title : "Internal server error";
 }
 
 void api_errors_add(api_errors *e, const char *pointer, const char *fmt, ...) {
@@ -127,8 +126,8 @@ void api_errors_add(api_errors *e, const char *pointer, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
-  json_array_append_new(e->list, json_pack("{s:s, s:s}", "pointer", pointer,
-                                           "detail", detail));
+  json_array_append_new(
+      e->list, json_pack("{s:s, s:s}", "pointer", pointer, "detail", detail));
 }
 
 size_t api_errors_count(const api_errors *e) {
@@ -154,9 +153,13 @@ void api_problem(api_response *res, api_error_code code, api_errors *errs,
   json_t *body = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
                            api_error_title(code), "status",
                            api_error_status(code), "detail", detail);
-  if (body != NULL && errs != NULL && errs->list != NULL) {
-    json_object_set_new(body, "errors", errs->list);
-    errs->list = NULL;
+  /* errors is always present (possibly empty) so clients need no special
+   * case. */
+  if (body != NULL) {
+    json_t *list = (errs != NULL && errs->list != NULL) ? errs->list
+                                                        : json_array();
+    if (errs != NULL) errs->list = NULL;
+    json_object_set_new(body, "errors", list);
   }
   api_errors_clear(errs);
   set_json(res, api_error_status(code), "application/problem+json", body);
