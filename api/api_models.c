@@ -12,6 +12,7 @@
 #include <gsl/gsl_vector.h>
 
 #include "api_canon.h"
+#include "api_core.h"
 #include "api_data.h"
 #include "api_json.h"
 #include "api_out.h"
@@ -331,9 +332,9 @@ static bool read_formula(model_ctx *c) {
   core_err err;
   core_err_clear(&err);
   core_status st = core_formula_parse(c->formula_text, &c->formula, &err);
-  if (st == CORE_ENOMEM) return internal(c, "Out of memory.");
   if (st != CORE_OK) {
-    c->code = API_E_FORMULA;
+    c->code = api_core_code(st, true);
+    if (c->code == API_E_INTERNAL) return internal(c, "Out of memory.");
     if (err.pos >= 0)
       api_errors_add(&c->errs, "/formula", "%s (at byte %d)", err.msg, err.pos);
     else
@@ -423,8 +424,8 @@ static bool interpolate(model_ctx *c) {
   st = core_interp_panel(p, cols, ncols, c->interp, &c->filled, &err);
   free(cols);
   if (st == CORE_OK) return true;
-  if (st != CORE_EINVAL) return internal(c, "Interpolation failed.");
-  c->code = API_E_INVALID;
+  c->code = api_core_code(st, false);
+  if (c->code == API_E_INTERNAL) return internal(c, "Interpolation failed.");
   char ptr[API_POINTER_MAX];
   if (err.n_rows > 0)
     api_data_cell_pointer(&c->data, err.rows[0], "year", ptr, sizeof ptr);
@@ -438,10 +439,10 @@ static bool interpolate(model_ctx *c) {
 
 static bool design_error(model_ctx *c, core_status st, const core_err *err) {
   char ptr[API_POINTER_MAX];
-  switch (st) {
-  case CORE_ENOMEM: return internal(c, "Out of memory building the design.");
-  case CORE_EDOMAIN: {
-    c->code = API_E_DOMAIN;
+  c->code = api_core_code(st, false);
+  if (c->code == API_E_INTERNAL)
+    return internal(c, "The design could not be built.");
+  if (st == CORE_EDOMAIN) {
     bool is_var = core_panel_find(c->data.panel, err->name) >= 0;
     for (size_t i = 0; i < err->n_rows; i++) {
       if (is_var)
@@ -464,24 +465,12 @@ static bool design_error(model_ctx *c, core_status st, const core_err *err) {
                      err->rows_total - err->n_rows);
     return answer_errors(c, err->msg);
   }
-  case CORE_EUNKNOWN_VAR:
-    c->code = API_E_FORMULA;
-    api_errors_add(&c->errs, "/formula", "%s", err->msg);
-    return answer_errors(c, "The formula names variables the data lacks");
-  case CORE_ENOTSUP:
-    c->code = API_E_NOT_SUPPORTED;
-    api_errors_add(&c->errs, "/formula", "%s", err->msg);
-    return answer_errors(c, "The formula asks for something not supported");
-  case CORE_ETOOFEW:
-    c->code = API_E_SINGULAR;
-    api_errors_add(&c->errs, "/data", "%s", err->msg);
-    return answer_errors(c, "No row can be used");
-  case CORE_EINVAL:
-    c->code = API_E_INVALID;
-    api_errors_add(&c->errs, "/formula", "%s", err->msg);
-    return answer_errors(c, "The design cannot be built");
-  default: return internal(c, "The design could not be built.");
-  }
+  /* No complete row is a fault of the data; everything else of the
+   * formula. */
+  api_errors_add(&c->errs, st == CORE_ETOOFEW ? "/data" : "/formula", "%s",
+                 err->msg);
+  return answer_errors(c, st == CORE_ETOOFEW ? "No row can be used"
+                                             : "The design cannot be built");
 }
 
 typedef struct cluster_key {
@@ -578,27 +567,18 @@ static bool fit(model_ctx *c) {
   core_err_clear(&err);
   st = core_ols_fit(&X.matrix, &y.vector, d->has_intercept, &vs, c->confidence,
                     &c->ols, &err);
-  switch (st) {
-  case CORE_OK: return true;
-  case CORE_ETOOFEW:
-  case CORE_ESINGULAR: {
-    bool hc =
-        (c->vcov_kind == CORE_VCOV_HC2 || c->vcov_kind == CORE_VCOV_HC3) &&
-        err.n_rows > 0;
-    c->code = API_E_SINGULAR;
-    api_errors_add(&c->errs, hc ? "/vcov" : "/formula",
-                   "%s (n = %zu rows, k = %zu columns in the design)", err.msg,
-                   c->n_fit, d->p);
-    return answer_errors(c, "The model cannot be estimated on these data");
-  }
-  case CORE_EINVAL:
-    /* Validated inputs leave only numbers too large to square. */
-    c->code = API_E_DOMAIN;
-    api_errors_add(&c->errs, "/formula", "%s", err.msg);
-    return answer_errors(c, "The data are outside the range OLS can handle");
-  case CORE_ENOMEM: return internal(c, "Out of memory fitting the model.");
-  default: return internal(c, "The fit failed.");
-  }
+  if (st == CORE_OK) return true;
+  c->code = api_core_code(st, false);
+  if (c->code == API_E_INTERNAL) return internal(c, "The fit failed.");
+  /* HC2 and HC3 fail on a row of leverage 1: the variance asked for is
+   * at fault, not the formula. */
+  bool hc = st == CORE_ESINGULAR &&
+            (c->vcov_kind == CORE_VCOV_HC2 || c->vcov_kind == CORE_VCOV_HC3) &&
+            err.n_rows > 0;
+  api_errors_add(&c->errs, hc ? "/vcov" : "/formula",
+                 "%s (n = %zu rows, k = %zu columns in the design)", err.msg,
+                 c->n_fit, d->p);
+  return answer_errors(c, "The model cannot be estimated on these data");
 }
 
 static bool potentials(model_ctx *c) {
@@ -627,13 +607,11 @@ static bool potentials(model_ctx *c) {
   core_err_clear(&err);
   st = core_potential(&c->pot, core_formula_response_kind(c->formula), factor,
                       c->xb, c->actual, d->n, c->pot_rows, &c->warnings, &err);
-  if (st == CORE_EINVAL) {
-    c->code = API_E_INVALID;
-    api_errors_add(&c->errs, "/potential/thresholds", "%s", err.msg);
-    return answer_errors(c, "The potential cannot be computed");
-  }
-  if (st != CORE_OK) return internal(c, "The potentials failed.");
-  return true;
+  if (st == CORE_OK) return true;
+  c->code = api_core_code(st, false);
+  if (c->code == API_E_INTERNAL) return internal(c, "The potentials failed.");
+  api_errors_add(&c->errs, "/potential/thresholds", "%s", err.msg);
+  return answer_errors(c, "The potential cannot be computed");
 }
 
 /* ---- step 4: the answer ---------------------------------------------------

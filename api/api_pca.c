@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_core.h"
 #include "api_data.h"
 #include "api_json.h"
 #include "api_out.h"
@@ -111,24 +112,20 @@ static void internal(api_response *res, const char *what) {
 static bool pca_error(pca_ctx *c, api_response *res, core_status st,
                       const core_err *err) {
   char ptr[API_POINTER_MAX];
-  if (st == CORE_ENOMEM || st == CORE_EINTERNAL) {
+  api_error_code code = api_core_code(st, false);
+  if (code == API_E_INTERNAL) {
     internal(res, err->msg[0] ? err->msg : "The analysis failed.");
     return false;
   }
+  /* Too few rows is a fault of the data; anything else (a constant
+   * column) of the variables, of the one named when the core names it. */
   const char *where = "/variables";
   for (size_t i = 0; i < c->p; i++)
     if (err->name[0] && strcmp(err->name, c->names[i]) == 0)
       where = api_pointer_index(ptr, sizeof ptr, "/variables", i);
-  if (st == CORE_ETOOFEW) {
-    api_errors_add(&c->errs, api_data_pointer(&c->data, ptr, sizeof ptr), "%s",
-                   err->msg);
-    api_problem(res, API_E_SINGULAR, &c->errs, "Too few complete rows: %s",
-                err->msg);
-  } else {
-    api_errors_add(&c->errs, where, "%s", err->msg);
-    api_problem(res, API_E_INVALID, &c->errs, "The analysis cannot be done: %s",
-                err->msg);
-  }
+  if (st == CORE_ETOOFEW) where = api_data_pointer(&c->data, ptr, sizeof ptr);
+  api_errors_add(&c->errs, where, "%s", err->msg);
+  api_problem(res, code, &c->errs, "The analysis cannot be done: %s", err->msg);
   return false;
 }
 
