@@ -962,3 +962,64 @@ Test(models_bad, mutated_bodies_never_crash_nor_5xx) {
   free(buf);
   free(base);
 }
+
+Test(models_bad, domain_error_of_a_term_points_at_the_row) {
+  json_t *doc = model("y ~ log(x * z)");
+  set_cell(doc, 2, "z", json_real(-258054));
+  reply r = post(doc);
+  const char *d = assert_problem(&r, 422, "domain-error", "/data/rows/2");
+  cr_assert(strstr(d, "log"), "%s", d);
+  reply_free(&r);
+  json_t *data = longley_columns(8);
+  json_array_set_new(json_object_get(json_object_get(data, "columns"), "x2"), 5,
+                     json_real(-346999));
+  r = post(
+      json_pack("{s:o, s:s}", "data", data, "formula", "y ~ log(x1 * x2)"));
+  d = assert_problem(&r, 422, "domain-error", "/data/columns");
+  cr_assert(strstr(d, "row 5"), "%s", d);
+  reply_free(&r);
+}
+
+Test(models_bad, hc3_with_a_row_of_leverage_one_points_at_vcov) {
+  /* A dummy that is 1 on one row only fits that row exactly (h = 1). */
+  json_t *doc = model("y ~ x + d");
+  for (size_t i = 0; i < 8; i++)
+    set_cell(doc, i, "d", json_real(i == 5));
+  json_object_set_new(doc, "vcov", json_string("hc3"));
+  reply r = post(doc);
+  assert_problem(&r, 422, "singular-design", "/vcov");
+  reply_free(&r);
+}
+
+Test(models, log_potential_method) {
+  reply r =
+      post(json_pack("{s:o, s:s, s:{s:s, s:[f,f]}}", "data", gravity_rows(),
+                     "formula", "log(etrade) ~ log(gdp_r * gdp_p)", "potential",
+                     "method", "log", "thresholds", 0.9, 1.1));
+  assert_created(&r);
+  json_t *data = gravity_rows();
+  json_t *rows = json_object_get(data, "rows");
+  size_t i;
+  json_t *p;
+  double b0 = num(coef(&r, "(Intercept)"), "estimate");
+  double b1 = num(coef(&r, "log(gdp_r*gdp_p)"), "estimate");
+  size_t seen = 0;
+  json_array_foreach(json_object_get(r.json, "potentials"), i, p) {
+    json_t *src = json_array_get(
+        rows, (size_t)json_integer_value(json_object_get(p, "row")));
+    double xb = b0 + b1 * log(num(src, "gdp_r") * num(src, "gdp_p"));
+    /* Predicted in levels without smearing; K = ln(actual) / xb. */
+    cr_assert_float_eq(num(p, "predicted"), exp(xb), 1e-9 * exp(xb));
+    if (json_is_null(json_object_get(src, "etrade"))) continue;
+    double k = log(num(src, "etrade")) / xb;
+    cr_assert_float_eq(num(p, "k"), k, 1e-9 * fabs(k));
+    const char *want = k <= 0.9  ? "huge_potential"
+                       : k < 1.1 ? "expanding_potential"
+                                 : "remodelling_potential";
+    cr_assert_str_eq(json_string_value(json_object_get(p, "class")), want);
+    seen++;
+  }
+  cr_assert_eq(seen, 13);
+  json_decref(data);
+  reply_free(&r);
+}
