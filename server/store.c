@@ -1113,10 +1113,11 @@ store_status store_delete_model(store *st, const char *id, store_err *err) {
   int rc = prep(c, Q_M_ALIASED, &q);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW)
+  if (rc == SQLITE_ROW) {
+    const unsigned char *alias = sqlite3_column_text(q, 0);
     s = fail(err, STORE_CONFLICT, "model %s is the target of alias '%s'", id,
-             (const char *)sqlite3_column_text(q, 0));
-  else if (rc != SQLITE_DONE)
+             alias ? (const char *)alias : "?");
+  } else if (rc != SQLITE_DONE)
     s = db_fail(err, c, rc, "looking up aliases");
   done(q);
   if (s == STORE_OK) {

@@ -1295,7 +1295,7 @@ static unsigned long long run_and_kill(unsigned long long start, size_t want) {
   return expect - 1;
 }
 
-Test(store, every_acknowledged_write_survives_kill_9, .timeout = 240) {
+Test(store, every_acknowledged_write_survives_kill_9) {
   unsigned long long start = 0, first[3], last = 0;
   for (int round = 0; round < 3; round++) {
     first[round] = start;
