@@ -310,3 +310,40 @@ Test(pca_bad, limits) {
   assert_problem(&r, 422, "invalid-request", "/data/rows");
   reply_free(&r);
 }
+
+/* Mutated bodies (fixed-seed edits) are answered 200, 400 or 422. */
+Test(pca_bad, mutated_bodies_never_crash_nor_5xx) {
+  json_t *doc =
+      json_pack("{s:o, s:[s,s,s], s:{s:s, s:s}}", "data", small(), "variables",
+                "a", "b", "c", "index", "method", "kaiser", "scale", "unit");
+  char *base = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  size_t len = strlen(base);
+  char *buf = malloc(len + 1);
+  unsigned long long s = 0x2545f4914f6cdd1dull;
+  const char alphabet[] = "{}[]:,\"0123456789.-e nul";
+  api_env env = test_env();
+  size_t ok = 0;
+  for (int it = 0; it < 2000; it++) {
+    memcpy(buf, base, len + 1);
+    size_t n = len;
+    for (int e = 0; e < 1 + it % 3; e++) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      size_t at = (size_t)(s >> 33) % n;
+      if ((s >> 20) % 3 == 0) {
+        memmove(buf + at, buf + at + 1, n - at);
+        n--;
+      } else {
+        buf[at] = alphabet[(s >> 8) % (sizeof alphabet - 1)];
+      }
+    }
+    reply r = call_env(api_post_pca, &env, buf, n);
+    cr_assert(r.status == 200 || r.status == 400 || r.status == 422,
+              "status %d for %.*s", r.status, (int)n, buf);
+    ok += r.status == 200;
+    reply_free(&r);
+  }
+  cr_assert_gt(ok, 0);
+  free(buf);
+  free(base);
+}
