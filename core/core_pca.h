@@ -46,10 +46,28 @@ typedef struct core_pca_result {
 
 /* PCA of p columns (each of n_rows doubles, NaN = missing; rows with any
  * missing value are left out). Errors: CORE_EINVAL (p < 2, a constant
- * column), CORE_ETOOFEW (fewer than 3 complete rows; with n <= p complete
- * rows R is singular and KMO/Bartlett are NaN with a warning),
- * CORE_ENOMEM, CORE_EINTERNAL (eigen solver failure). On success *out is
- * owned by the caller (core_pca_result_free). */
+ * column, an infinite value (err->rows[0]
+ * is its row), a NULL cols or column, out NULL, an unknown method or
+ * scale), CORE_ETOOFEW (fewer than 3 complete rows, or a column with no
+ * observed value; with n <= p complete rows R is singular and KMO/Bartlett
+ * are NaN with a warning), CORE_ENOMEM, CORE_EINTERNAL (eigen solver
+ * failure). When one column is at fault err->name holds its 0-based index
+ * in decimal ("2") and the message names it too. On success returns
+ * CORE_OK and *out is owned by the caller (core_pca_result_free); on any
+ * error *out is NULL.
+ *
+ * Details of the contract:
+ * - sign: a component whose loadings sum to zero (within 1e-8 of the sum of
+ *   their absolute values) is signed so that its largest entry is positive;
+ * - KAISER keeps the components with eigenvalue > 1 + 1e-12 (so an identity
+ *   R keeps none); with none it keeps the first and warns;
+ * - R counts as singular when n <= p or its smallest eigenvalue is below
+ *   1e-10 times the largest; KMO and Bartlett are then NaN with a warning;
+ *   otherwise P = R^-1 and ln|R| come from a Cholesky factorisation;
+ * - warnings: overall KMO < 0.5, per-variable KMO < 0.5 (positions counted
+ *   from 1), KMO undefined (0/0: uncorrelated variables), singular R, a
+ *   constant index that cannot be rescaled;
+ * - loadings of eigenvalues that round to slightly below 0 are 0. */
 core_status core_pca(const double *const *cols, size_t n_rows, size_t p,
                      core_index_method method, core_index_scale scale,
                      core_pca_result **out, core_err *err);
