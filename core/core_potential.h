@@ -45,7 +45,10 @@ typedef struct core_pot_row {
 } core_pot_row;
 
 /* Retransformation factor for `level` predictions: Duan's smearing estimate
- * mean(exp(resid)) over n residuals, exp(sigma2 / 2) for NORMAL, 1 for NONE. */
+ * mean(exp(resid)) over n residuals, exp(sigma2 / 2) for NORMAL, 1 for NONE.
+ * NaN for DUAN with no residuals (resid NULL or n == 0) or a non-finite
+ * residual, for NORMAL with sigma2 < 0 or not finite, and for an unknown s;
+ * +Inf only when the true mean exceeds the double range. */
 double core_smearing_factor(core_smearing s, const double *resid, size_t n,
                             double sigma2);
 
@@ -57,13 +60,28 @@ double core_smearing_factor(core_smearing s, const double *resid, size_t n,
  * ln(predicted). Warnings (into w) where K loses its meaning: a logarithm
  * that is negative or within 1e-3 of zero under the LOG method, a predicted
  * level <= 0 under the LEVEL method (K is then NaN). Returns CORE_EINVAL for
- * bad thresholds, else CORE_OK. */
+ * bad thresholds, else CORE_OK.
+ *
+ * Details: one warning per kind of trouble (with a count and the first
+ * position i), not one per row. Under the LOG method an actual or predicted
+ * value <= 0 has no logarithm: K is NaN, with a warning; a negative K (one
+ * logarithm below 0) is classified as huge potential, as the paper's Table 3
+ * does, and the warning counts those rows. A non-finite prediction (exp
+ * overflow) or a non-finite actual gives K and gap NaN and class NONE without
+ * a warning (the caller reports null predictions). gap is set whenever actual
+ * and predicted are finite, even where K is undefined. Other CORE_EINVAL
+ * cases: spec NULL, an unknown method or smearing, a response kind other
+ * than LOG, LOG1P or LEVEL, NULL arrays with n > 0, and (LEVEL method with a
+ * LOG or LOG1P response) a factor that is not finite and > 0. CORE_ENOMEM if
+ * a warning cannot be stored. */
 core_status core_potential(const core_pot_spec *spec,
                            core_term_kind response_kind, double factor,
                            const double *xb, const double *actual, size_t n,
                            core_pot_row *out, core_warnings *w, core_err *err);
 
-/* Class of a K under thresholds lo < hi. */
+/* Class of a K under thresholds lo < hi: K <= lo huge, K >= hi
+ * remodelling, else expanding; CORE_CLASS_NONE when K, lo or hi is not
+ * finite or lo >= hi. */
 core_pot_class core_pot_classify(double k, double lo, double hi);
 /* "huge_potential", "expanding_potential", "remodelling_potential", or NULL
  * for CORE_CLASS_NONE. */
@@ -77,7 +95,10 @@ typedef enum core_effect_kind {
 } core_effect_kind;
 
 /* The effect of a coefficient b on a term of kind term under a response of
- * kind response. *value is NaN for CORE_EFFECT_NONE. */
+ * kind response: ELASTICITY (value b) for a LOG or LOG1P term under a LOG or
+ * LOG1P response, SEMI_ELASTICITY (value 100 (exp(b) - 1), computed with
+ * expm1) for a LEVEL term under a LOG or LOG1P response, NONE otherwise.
+ * *value is NaN for CORE_EFFECT_NONE; value may be NULL. */
 core_effect_kind core_effect(core_term_kind response, core_term_kind term,
                              double b, double *value);
 
