@@ -41,7 +41,21 @@ typedef struct core_fill_list {
  * (CORE_EINVAL naming the entity and year otherwise). A series with no
  * observed value stays missing. Requires a year key (CORE_EINVAL otherwise,
  * unless mode is NONE). Appends every filled cell to *filled (which the
- * caller owns and clears with core_fill_list_clear). */
+ * caller owns and clears with core_fill_list_clear).
+ *
+ * Details: rows are sorted by (reporter, partner, year) in O(n log n); a
+ * missing key (NULL entry) is a key value of its own, so all rows with a
+ * missing reporter and the same partner form one entity; with neither key
+ * the whole panel is one series. Interior gaps get xu + t (xv - xu), t =
+ * (year - yu) / (yv - yu), from the nearest observed years u < year < v
+ * (years absent from the panel are simply not rows). Items are appended
+ * column by column, each in (entity, year) order; cells that already had a
+ * value are never touched. Returns CORE_OK (also for NONE, ncols == 0 or an
+ * empty panel, which fill nothing); CORE_EINVAL for a NULL panel, an unknown
+ * mode, NULL cols or filled, a column index >= p->ncol (the virtual year
+ * column included), no year key, or a duplicate (entity, year) (err->name
+ * "year", err->rows the two rows; nothing is written); CORE_ENOMEM, after
+ * which the panel and *filled are as they were. */
 core_status core_interp_panel(core_panel *p, const size_t *cols, size_t ncols,
                               core_interp_mode mode, core_fill_list *filled,
                               core_err *err);
