@@ -585,9 +585,10 @@ static void finish_xfer(run *r, xfer *x, CURLcode rc) {
   }
   if (code != 200) {
     wb_page_free(p);
-    fail_indicator(r, x, WB_E_UPSTREAM, "HTTP %ld%s%s", code,
-                   ps == WB_PARSE_NOT_JSON ? ", and " : "",
-                   ps == WB_PARSE_NOT_JSON ? perr : "");
+    if (ps == WB_PARSE_OK)
+      fail_indicator(r, x, WB_E_UPSTREAM, "HTTP %ld", code);
+    else
+      fail_indicator(r, x, WB_E_UPSTREAM, "HTTP %ld; %s", code, perr);
     goto done;
   }
   if (ps != WB_PARSE_OK) {

@@ -367,8 +367,17 @@ wb_parse_status wb_parse_page(const char *body, size_t len, wb_rows_kind kind,
             quote);
     return WB_PARSE_NOT_JSON;
   }
-  if (!(c == '[' || c == '{' || c == '"' || c == '-' ||
-        (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n')) {
+  /* Only a JSON value may follow; a word that is not a JSON literal (an
+   * upstream "not found" or "Internal Server Error") is text, not JSON. */
+  bool json_start =
+      c == '[' || c == '{' || c == '"' || c == '-' || (c >= '0' && c <= '9');
+  static const char *const literals[] = {"true", "false", "null"};
+  for (size_t k = 0; !json_start && k < 3; k++) {
+    size_t ln = strlen(literals[k]);
+    json_start =
+        len - first >= ln && memcmp(body + first, literals[k], ln) == 0;
+  }
+  if (!json_start) {
     set_err(err, errlen, "the body is not JSON: it starts with byte 0x%02X", c);
     return WB_PARSE_NOT_JSON;
   }

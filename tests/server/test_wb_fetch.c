@@ -489,8 +489,7 @@ Test(wb_fetch, malformed_json_is_502_not_retried) {
 }
 
 Test(wb_fetch, html_error_page_with_bom_is_502_non_json) {
-  wb_result *r =
-      expect_upstream("html", "HTTP 400, and the body is not JSON", 1);
+  wb_result *r = expect_upstream("html", "HTTP 400; the body is not JSON", 1);
   cr_assert(strstr(r->status[0].error, "HTML"), "%s", r->status[0].error);
   wb_result_free(r);
 }
@@ -532,6 +531,43 @@ Test(wb_fetch, page_count_changing_between_pages_fails) {
   cr_assert_geq(r->status[0].attempts, 2u);
   cr_assert(strstr(r->status[0].error, "says 10 pages and 94 rows"), "%s",
             r->status[0].error);
+  wb_result_free(r);
+}
+
+Test(wb_fetch, lastupdated_changing_between_pages_fails) {
+  wb_result *r = expect_upstream("pagesize-30,lastupdchange",
+                                 "lastupdated changed between pages "
+                                 "(\"2026-07-01\" then \"2026-07-02\")",
+                                 0);
+  wb_result_free(r);
+}
+
+Test(wb_fetch, rows_not_adding_up_to_the_total_fail) {
+  wb_result_free(expect_upstream("pagesize-30,shortpage",
+                                 "the pages held 83 rows but the header "
+                                 "announced 84",
+                                 3));
+}
+
+Test(wb_fetch, http_404_with_text_is_502) {
+  const char *const inds[] = {"SP.POP.TOTL"};
+  wb_config cfg = test_config("");
+  char b[128];
+  snprintf(b, sizeof b, "http://127.0.0.1:%d/not-the-api", fx_port);
+  cfg.base_url = b;
+  wb_result *r = NULL;
+  wb_error err;
+  cr_assert_eq(wb_fetch_indicators(&cfg, CA6, 1, inds, 1, 2010, 2023, &r, &err),
+               WB_E_UPSTREAM);
+  cr_assert(strstr(err.message,
+                   "HTTP 404; the body is not JSON: it starts with byte 0x6E"),
+            "%s", err.message);
+  cr_assert_eq(r->status[0].attempts, 1u, "a 404 is not retried");
+  wb_result_free(r);
+}
+
+Test(wb_fetch, http_429_every_time_is_502_after_all_retries) {
+  wb_result *r = expect_upstream("429-99", "HTTP 429 on each of 2 attempts", 2);
   wb_result_free(r);
 }
 
@@ -612,6 +648,18 @@ Test(wb_fetch, forced_message_body_on_every_indicator_counts_the_failures) {
             "%s", err.message);
   for (size_t i = 0; i < 3; i++)
     cr_assert_not(r->status[i].ok);
+  wb_result_free(r);
+}
+
+Test(wb_fetch, message_body_with_http_400_is_invalid_request) {
+  const char *const inds[] = {"SP.POP.TOTL"};
+  wb_config cfg = test_config("message400");
+  wb_result *r = NULL;
+  wb_error err;
+  cr_assert_eq(wb_fetch_indicators(&cfg, CA6, 6, inds, 1, 2010, 2023, &r, &err),
+               WB_E_INVALID_REQUEST);
+  cr_assert(strstr(err.message, "(HTTP 400): message 120"), "%s", err.message);
+  cr_assert_eq(r->status[0].attempts, 1u);
   wb_result_free(r);
 }
 

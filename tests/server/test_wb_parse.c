@@ -319,6 +319,14 @@ Test(wb_parse_text, short_html_is_quoted_safely) {
 
 Test(wb_parse_text, plain_text) {
   FAIL("Internal Server Error", WB_PARSE_NOT_JSON, "0x49");
+  /* Words that begin like JSON literals are still text. */
+  FAIL("not found", WB_PARSE_NOT_JSON, "0x6E");
+  FAIL("nul", WB_PARSE_NOT_JSON, "0x6E");
+  FAIL("forbidden", WB_PARSE_NOT_JSON, "0x66");
+  FAIL("timeout", WB_PARSE_NOT_JSON, "0x74");
+  /* A real literal goes to the JSON parser (and is then the wrong shape). */
+  FAIL("null ", WB_PARSE_BAD_SHAPE, "got null");
+  FAIL("nullx", WB_PARSE_MALFORMED, "malformed");
 }
 
 /* ---- malformed JSON ----------------------------------------------------- */

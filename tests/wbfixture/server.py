@@ -30,6 +30,9 @@ Misbehaviour is selected by a path prefix /scenario/<tokens>/v2/..., where
     html         the recorded HTML error page (BOM, HTTP 400, text/html)
     html200      the same page with HTTP 200
     message200   the recorded invalid-indicator message body, HTTP 200
+    message400   the same body with HTTP 400
+    lastupdchange  pages >= 2 report another lastupdated date
+    shortpage    the last page drops its last row (total no longer adds up)
     oversize-N   the normal body padded with N bytes of JSON whitespace
     pagechange   pages >= 2 report one page more and a larger total
     sample-FILE  answer every data request with samples/FILE (HTTP 200)
@@ -137,13 +140,13 @@ def parse_tokens(spec):
     return tok
 
 
-def header_json(page, pages, per_page, total, as_strings):
+def header_json(page, pages, per_page, total, as_strings, lastupdated):
     def num(v):
         return '"%d"' % v if as_strings else "%d" % v
     return ('{"page":%s,"pages":%s,"per_page":%s,"total":%s,"sourceid":"2",'
             '"sourcename":"World Development Indicators","lastupdated":"%s"}'
             % (num(page), num(pages), num(per_page), num(total),
-               LASTUPDATED))
+               lastupdated))
 
 
 def row_json(iso3, ind, year, value):
@@ -181,7 +184,13 @@ def data_body(countries, ind, date, per_page, page, tok):
     if tok.get("pagechange") and page >= 2:
         pages += 1
         total += pp
-    hdr = header_json(page, pages, pp, total, tok.get("strhdr", False))
+    if tok.get("shortpage") and page == pages and chunk:
+        chunk = chunk[:-1]
+    lastupdated = LASTUPDATED
+    if tok.get("lastupdchange") and page >= 2:
+        lastupdated = "2026-07-02"
+    hdr = header_json(page, pages, pp, total, tok.get("strhdr", False),
+                      lastupdated)
     body = "[" + hdr + "," + ("[" + ",".join(chunk) + "]" if rows else "null")
     if "oversize" in tok:
         body += " " * tok["oversize"]
@@ -265,8 +274,9 @@ class Handler(BaseHTTPRequestHandler):
                            sample("error_invalid_source_http400_body.html"),
                            ctype="text/html; charset=utf-8")
             return
-        if tok.get("message200"):
-            self.send_body(200, sample("error_invalid_indicator.json"))
+        if tok.get("message200") or tok.get("message400"):
+            self.send_body(200 if tok.get("message200") else 400,
+                           sample("error_invalid_indicator.json"))
             return
         if "sample" in tok:
             self.send_body(200, sample(os.path.basename(tok["sample"])))
