@@ -95,6 +95,8 @@ void api_response_raw(api_response *res, int status, const char *content_type,
   X(API_E_METHOD, 405, "method-not-allowed", "Method not allowed")             \
   X(API_E_NOT_MODIFIED, 304, "not-modified", "Not modified")                   \
   X(API_E_TIMEOUT, 408, "request-timeout", "The request took too long")        \
+  X(API_E_CONFLICT, 409, "conflict",                                           \
+    "The request conflicts with the current state")                            \
   X(API_E_TOO_LARGE, 413, "body-too-large", "The request body is too large")   \
   X(API_E_MEDIA_TYPE, 415, "unsupported-media-type",                           \
     "The Content-Type is not supported")                                       \
@@ -157,5 +159,23 @@ const char *api_pointer_escape(const char *token, char *buf, size_t bufsz);
 void api_get_info(const api_request *req, api_response *res);    /* GET /v1 */
 void api_post_models(const api_request *req, api_response *res); /* POST /v1/models */
 void api_post_pca(const api_request *req, api_response *res);    /* POST /v1/pca */
+
+/* Datasets (api_datasets.c). */
+void api_post_datasets(const api_request *req, api_response *res); /* POST /v1/datasets */
+void api_get_datasets(const api_request *req, api_response *res);  /* GET /v1/datasets */
+void api_get_dataset(const api_request *req, api_response *res);   /* GET /v1/datasets/{id} */
+void api_delete_dataset(const api_request *req, api_response *res); /* DELETE /v1/datasets/{id} */
+
+/* Stored models (api_model_store.c). */
+void api_get_models(const api_request *req, api_response *res);   /* GET /v1/models */
+void api_get_model(const api_request *req, api_response *res);    /* GET /v1/models/{id} */
+void api_delete_model(const api_request *req, api_response *res); /* DELETE /v1/models/{id} */
+void api_get_model_potentials(const api_request *req, api_response *res); /* GET /v1/models/{id}/potentials */
+void api_post_model_predict(const api_request *req, api_response *res);   /* POST /v1/models/{id}/predict */
+
+/* Aliases (api_aliases.c) and the potential fast path (api_potential.c). */
+void api_put_alias(const api_request *req, api_response *res);   /* PUT /v1/aliases/{name} */
+void api_get_aliases(const api_request *req, api_response *res); /* GET /v1/aliases */
+void api_get_potential(const api_request *req, api_response *res); /* GET /v1/potential */
 
 #endif
