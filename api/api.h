@@ -80,6 +80,12 @@ bool api_response_header(api_response *res, const char *name,
  * allocation failure the response becomes a 500 problem. */
 void api_response_json(api_response *res, int status, json_t *body);
 
+/* True when an If-None-Match header value (may be NULL) matches etag (a
+ * quoted entity tag such as "\"ds_...\""): "*", or a comma list holding
+ * etag, weak (W/) forms included (RFC 9110 section 13.1.2 uses the weak
+ * comparison for If-None-Match). */
+bool api_etag_matches(const char *if_none_match, const char *etag);
+
 /* Sets a raw body with the given static content type (copied). */
 void api_response_raw(api_response *res, int status, const char *content_type,
                       const char *body, size_t len);

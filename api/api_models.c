@@ -15,7 +15,10 @@
 #include "api_core.h"
 #include "api_data.h"
 #include "api_json.h"
+#include "api_model_view.h"
+#include "api_models.h"
 #include "api_out.h"
+#include "api_service.h"
 #include "core_formula.h"
 #include "core_interp.h"
 #include "core_ols.h"
@@ -60,11 +63,19 @@ typedef struct model_ctx {
   double *xb;
   double *actual;
   core_pot_row *pot_rows;
+  double factor; /* retransformation factor of level predictions */
   core_warnings warnings;
+
+  /* Storage (NULL without a service, as in handler tests). */
+  const api_service *svc;
+  const char *stored_dataset; /* dataset_id of the request, when given */
+  json_t *stored_data;        /* the stored dataset's data object */
+  const json_t *annotations;  /* members added to the answer (the default) */
 } model_ctx;
 
 static void free_ctx(model_ctx *c) {
   json_decref(c->root);
+  json_decref(c->stored_data);
   api_errors_clear(&c->errs);
   api_data_free(&c->data);
   core_formula_free(c->formula);
@@ -270,13 +281,10 @@ static void read_fields(model_ctx *c) {
   } else if (!has_data && !has_ds) {
     raise_code(c, API_E_INVALID);
     api_errors_add(&c->errs, "/data",
-                   "is required (the data inline; dataset_id comes with the "
-                   "dataset store in a later release)");
+                   "is required: the data inline, or the dataset_id of a "
+                   "stored dataset");
   } else if (dataset_id != NULL) {
-    raise_code(c, API_E_NOT_SUPPORTED);
-    api_errors_add(&c->errs, "/dataset_id",
-                   "stored datasets are not supported yet; send the data "
-                   "inline as \"data\"");
+    c->stored_dataset = json_string_value(dataset_id);
   }
   if (formula != NULL) {
     size_t len = json_string_length(formula);
@@ -309,13 +317,59 @@ static void read_fields(model_ctx *c) {
 
 /* Decodes the data, adding its faults to the others. Returns false only
  * after answering an internal error. */
+/* Reads the stored dataset named by dataset_id into c->stored_data. Returns
+ * false after answering when it cannot be had. */
+static bool load_dataset(model_ctx *c) {
+  if (c->svc == NULL) {
+    api_errors_add(&c->errs, "/dataset_id", "no dataset store is configured");
+    api_problem(c->res, API_E_UNAVAILABLE, &c->errs,
+                "Stored datasets are not available.");
+    return false;
+  }
+  char *content = NULL;
+  size_t len = 0;
+  api_svc_status st = c->svc->dataset_get(c->svc->ctx, c->stored_dataset,
+                                          NULL, &content, &len);
+  if (st != API_SVC_OK) {
+    api_errors_clear(&c->errs);
+    if (st == API_SVC_NOT_FOUND) {
+      api_errors_add(&c->errs, "/dataset_id",
+                     "no stored dataset has this id; POST /v1/datasets "
+                     "first, or send the data inline");
+      api_problem(c->res, API_E_NOT_FOUND, &c->errs, "Unknown dataset %.80s.",
+                  c->stored_dataset);
+      return false;
+    }
+    if (st == API_SVC_BUSY) {
+      api_errors_add(&c->errs, "", "the store is busy");
+      api_problem(c->res, API_E_BUSY, &c->errs, "The store is busy.");
+      api_response_header(c->res, "Retry-After", "1");
+      return false;
+    }
+    return internal(c, "The stored dataset cannot be read.");
+  }
+  json_error_t jerr;
+  c->stored_data = json_loadb(content, len, JSON_REJECT_DUPLICATES, &jerr);
+  free(content);
+  if (c->stored_data == NULL)
+    return internal(c, "The stored dataset is not valid JSON.");
+  c->data_json = c->stored_data;
+  return true;
+}
+
 static bool read_data(model_ctx *c) {
+  /* A stored dataset is read only for a request whose fields are sound. */
+  if (c->stored_dataset != NULL) {
+    if (api_errors_count(&c->errs) > 0) return true;
+    if (!load_dataset(c)) return false;
+  }
   if (c->data_json == NULL) return true;
   api_limits def;
   api_limits_default(&def);
   const api_limits *lim = c->req->env ? &c->req->env->limits : &def;
   api_error_code code;
-  if (api_data_decode(c->data_json, "/data", lim, &c->data, &code, &c->errs))
+  const char *base = c->stored_dataset ? "/dataset_id" : "/data";
+  if (api_data_decode(c->data_json, base, lim, &c->data, &code, &c->errs))
     return true;
   if (code == API_E_INTERNAL) return internal(c, "Out of memory.");
   raise_code(c, code);
@@ -604,6 +658,7 @@ static bool potentials(model_ctx *c) {
   }
   double factor = core_smearing_factor(c->pot.smearing, c->ols->resid,
                                        c->ols->n, c->ols->sigma2);
+  c->factor = factor;
   core_err_clear(&err);
   st = core_potential(&c->pot, core_formula_response_kind(c->formula), factor,
                       c->xb, c->actual, d->n, c->pot_rows, &c->warnings, &err);
@@ -740,6 +795,104 @@ static json_t *potentials_json(model_ctx *c, api_out *o) {
   return arr;
 }
 
+static const char *method_name(core_pot_method m) {
+  return m == CORE_POT_LOG ? "log" : "level";
+}
+
+static const char *smearing_name(core_smearing s) {
+  return s == CORE_SMEAR_NORMAL ? "normal"
+         : s == CORE_SMEAR_NONE ? "none"
+                                : "duan";
+}
+
+/* The potential specification as answered, with the retransformation
+ * factor that predictions of this model use. */
+static json_t *potential_spec_json(model_ctx *c, api_out *o) {
+  json_t *p = json_object();
+  api_out_set(o, p, "method", json_string(method_name(c->pot.method)));
+  api_out_set(o, p, "smearing", json_string(smearing_name(c->pot.smearing)));
+  json_t *th = json_array();
+  api_out_push(o, th, json_real(c->pot.lo));
+  api_out_push(o, th, json_real(c->pot.hi));
+  api_out_set(o, p, "thresholds", th);
+  api_out_set(o, p, "factor", api_out_num(o, c->factor, "potential.factor"));
+  return p;
+}
+
+/* The specification that identifies the model besides its data (the
+ * canonical fields of api_model_spec), as stored beside the answer. */
+static json_t *spec_json(model_ctx *c) {
+  return json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:[f, f]}, s:s, s:f}",
+                   "formula", core_formula_text(c->formula), "estimator",
+                   "ols", "vcov", c->vcov_text, "potential", "method",
+                   method_name(c->pot.method), "smearing",
+                   smearing_name(c->pot.smearing), "thresholds", c->pot.lo,
+                   c->pot.hi, "interpolate", interp_names[c->interp],
+                   "confidence", c->confidence);
+}
+
+static void location_headers(api_response *res, const char *id) {
+  char buf[API_MODEL_ID_LEN + 16];
+  snprintf(buf, sizeof buf, "/v1/models/%s", id);
+  api_response_header(res, "Location", buf);
+  snprintf(buf, sizeof buf, "\"%s\"", id);
+  api_response_header(res, "ETag", buf);
+}
+
+/* Answers a model that is already stored (200, its stored answer). Returns
+ * true when it was found and answered. */
+static bool answer_stored(model_ctx *c) {
+  if (c->svc == NULL) return false;
+  const api_model_view *v = NULL;
+  void *handle = NULL;
+  if (c->svc->model_acquire(c->svc->ctx, c->model_id, &v, &handle) !=
+      API_SVC_OK)
+    return false;
+  api_response_raw(c->res, 200, "application/json", v->body, v->body_len);
+  location_headers(c->res, c->model_id);
+  c->svc->model_release(c->svc->ctx, handle);
+  return true;
+}
+
+/* Stores the answer text and writes the response: 201 when this request
+ * stored it, 200 when an identical model was stored meanwhile. */
+static bool store_and_answer(model_ctx *c, json_t *body) {
+  char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
+  json_decref(body);
+  if (text == NULL) return internal(c, "Out of memory writing the model.");
+  int status = 201;
+  if (c->svc != NULL) {
+    json_t *spec = spec_json(c);
+    char *spec_text = spec ? json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS |
+                                                  JSON_REAL_PRECISION(17))
+                           : NULL;
+    json_decref(spec);
+    bool created = false;
+    api_svc_status st =
+        spec_text ? c->svc->model_put(c->svc->ctx, c->model_id, c->dataset_id,
+                                      spec_text, text, &created)
+                  : API_SVC_ERROR;
+    free(spec_text);
+    if (st != API_SVC_OK) {
+      free(text);
+      if (st == API_SVC_BUSY) {
+        api_errors_clear(&c->errs);
+        api_errors_add(&c->errs, "", "the store is busy");
+        api_problem(c->res, API_E_BUSY, &c->errs,
+                    "The model was fitted but the store is busy; retry.");
+        api_response_header(c->res, "Retry-After", "1");
+        return false;
+      }
+      return internal(c, "The model could not be stored.");
+    }
+    if (!created) status = 200;
+  }
+  api_response_raw(c->res, status, "application/json", text, strlen(text));
+  free(text);
+  location_headers(c->res, c->model_id);
+  return true;
+}
+
 static bool answer(model_ctx *c) {
   api_out o;
   if (!api_out_init(&o)) return internal(c, "Out of memory.");
@@ -761,13 +914,24 @@ static bool answer(model_ctx *c) {
       json_integer((json_int_t)(c->fit->n_missing + c->cluster_missing)));
   api_out_set(&o, body, "dropped", dropped);
   api_out_set(&o, body, "interpolated", interpolated_json(c, &o));
+  api_out_set(&o, body, "potential", potential_spec_json(c, &o));
   api_out_set(&o, body, "potentials", potentials_json(c, &o));
+  const char *key;
+  json_t *value;
+  json_object_foreach((json_t *)c->annotations, key, value) {
+    if (strcmp(key, "warnings") == 0) {
+      size_t i;
+      json_t *w;
+      json_array_foreach(value, i, w) api_out_warn(&o, "%s", json_string_value(w));
+    } else {
+      api_out_set(&o, body, key, json_incref(value));
+    }
+  }
   if (!api_out_finish(&o, body)) {
     json_decref(body);
     return internal(c, "Out of memory writing the model.");
   }
-  api_response_json(c->res, 201, body);
-  return true;
+  return store_and_answer(c, body);
 }
 
 static bool make_ids(model_ctx *c) {
@@ -782,8 +946,13 @@ static bool make_ids(model_ctx *c) {
   return true;
 }
 
-void api_post_models(const api_request *req, api_response *res) {
-  model_ctx c = {.req = req, .res = res, .code = API_E_NOT_SUPPORTED};
+void api_models_post_annotated(const api_request *req, api_response *res,
+                               const json_t *annotations) {
+  model_ctx c = {.req = req,
+                 .res = res,
+                 .code = API_E_NOT_SUPPORTED,
+                 .svc = req->env ? req->env->service : NULL,
+                 .annotations = annotations};
   snprintf(c.vcov_text, sizeof c.vcov_text, "classical");
   c.vcov_kind = CORE_VCOV_CLASSICAL;
   core_pot_spec_default(&c.pot);
@@ -802,9 +971,13 @@ void api_post_models(const api_request *req, api_response *res) {
   }
   /* Each step either succeeds or has written the problem. The dataset id is
    * taken from the data as sent, before any interpolation. */
-  if (dataset_id(&c) && read_formula(&c) && make_ids(&c) && interpolate(&c) &&
-      fit(&c) && potentials(&c))
+  if (dataset_id(&c) && read_formula(&c) && make_ids(&c) &&
+      !answer_stored(&c) && interpolate(&c) && fit(&c) && potentials(&c))
     answer(&c);
 cleanup:
   free_ctx(&c);
+}
+
+void api_post_models(const api_request *req, api_response *res) {
+  api_models_post_annotated(req, res, NULL);
 }

@@ -180,3 +180,28 @@ const char *api_pointer_escape(const char *token, char *buf, size_t bufsz) {
   buf[o] = '\0';
   return buf;
 }
+
+bool api_etag_matches(const char *if_none_match, const char *etag) {
+  if (if_none_match == NULL || etag == NULL) return false;
+  size_t elen = strlen(etag);
+  const char *p = if_none_match;
+  while (*p != '\0') {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    if (*p == '\0') break;
+    const char *end = p;
+    while (*end != '\0' && *end != ',')
+      end++;
+    const char *q = end;
+    while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
+      q--;
+    const char *tag = p;
+    if (q - tag >= 2 && tag[0] == 'W' && tag[1] == '/') tag += 2;
+    size_t len = (size_t)(q - tag);
+    if ((len == 1 && tag[0] == '*') ||
+        (len == elen && memcmp(tag, etag, elen) == 0))
+      return true;
+    p = end;
+  }
+  return false;
+}

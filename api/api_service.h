@@ -16,6 +16,7 @@ typedef enum api_svc_status {
   API_SVC_OK = 0,
   API_SVC_NOT_FOUND, /* no such id or alias */
   API_SVC_BUSY,      /* storage busy; answer 503 with Retry-After */
+  API_SVC_CONFLICT,  /* the change conflicts (a model still aliased) */
   API_SVC_ERROR      /* storage failure; answer 500 */
 } api_svc_status;
 

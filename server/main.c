@@ -1,6 +1,7 @@
 /* The gravitas process: reads the configuration, starts the HTTP front end
  * and runs until SIGTERM or SIGINT, then shuts down gracefully. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,12 +12,46 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "api_default_install.h"
 #include "srv_config.h"
 #include "srv_http.h"
 #include "srv_log.h"
+#include "srv_service.h"
+#include "store.h"
 
 /* How long in-flight requests may take to finish after a stop signal. */
 #define SHUTDOWN_GRACE_MS 10000u
+
+/* What /readyz reports about the store and the default model. The default
+ * is installed after the server listens, so liveness answers at once and
+ * readiness follows when the default model is there. */
+typedef struct readiness {
+  store *st;
+  atomic_int default_state; /* 0 installing, 1 ready, -1 failed */
+  char default_error[512];
+} readiness;
+
+static bool store_ready(void *ctx, char *detail, size_t detail_sz) {
+  readiness *r = ctx;
+  store_err err;
+  char *id = NULL;
+  /* A cheap read proves the connection pool and the file answer. */
+  store_status st = store_get_alias(r->st, API_DEFAULT_ALIAS, &id, &err);
+  free(id);
+  if (st == STORE_OK || st == STORE_NOT_FOUND) return true;
+  snprintf(detail, detail_sz, "the store does not answer: %s", err.msg);
+  return false;
+}
+
+static bool default_ready(void *ctx, char *detail, size_t detail_sz) {
+  readiness *r = ctx;
+  int state = atomic_load(&r->default_state);
+  if (state == 1) return true;
+  snprintf(detail, detail_sz, "%s",
+           state == 0 ? "the default model is being installed"
+                      : r->default_error);
+  return false;
+}
 
 int main(int argc, char **argv) {
   srv_config cfg;
@@ -32,6 +67,10 @@ int main(int argc, char **argv) {
   int status = 1;
   bool curl_ready = false;
   srv_http *srv = NULL;
+  store *st = NULL;
+  srv_service *service = NULL;
+  readiness ready = {0};
+  atomic_init(&ready.default_state, 0);
 
   /* Writes to a closed socket must fail with EPIPE, not kill the process:
    * libmicrohttpd and libcurl (with CURLOPT_NOSIGNAL) leave it to us. */
@@ -59,14 +98,43 @@ int main(int argc, char **argv) {
     goto cleanup;
   }
 
-  srv = srv_http_start(&cfg, NULL, err, sizeof err);
+  store_err serr;
+  if (store_open(cfg.data_dir, NULL, &st, &serr) != STORE_OK) {
+    SRV_LOG_ERROR("start", "store in %s: %s", cfg.data_dir, serr.msg);
+    goto cleanup;
+  }
+  ready.st = st;
+  service = srv_service_new(st, cfg.cache_mb * 1024u * 1024u);
+  if (service == NULL) {
+    SRV_LOG_ERROR("start", "out of memory for the service");
+    goto cleanup;
+  }
+
+  srv = srv_http_start(&cfg, (void *)srv_service_table(service), err,
+                       sizeof err);
   if (srv == NULL) {
     SRV_LOG_ERROR("start", "%s", err);
     goto cleanup;
   }
+  srv_http_add_ready_check(srv, "store", store_ready, &ready);
+  srv_http_add_ready_check(srv, "default_model", default_ready, &ready);
   srv_log_json("info", "listening",
                json_pack("{s:s, s:i, s:s}", "host", cfg.host, "port",
                          (int)srv_http_port(srv), "version", GRAVITAS_VERSION));
+
+  /* The default is fitted through the same handlers as a client's
+   * requests; a restart finds it stored and only re-points the alias. */
+  char model_id[API_MODEL_ID_LEN + 1];
+  if (api_default_install(srv_http_env(srv), model_id, ready.default_error,
+                          sizeof ready.default_error) == 0) {
+    atomic_store(&ready.default_state, 1);
+    srv_log_json("info", "default model",
+                 json_pack("{s:s, s:s}", "alias", API_DEFAULT_ALIAS,
+                           "model_id", model_id));
+  } else {
+    atomic_store(&ready.default_state, -1);
+    SRV_LOG_ERROR("start", "default model: %s", ready.default_error);
+  }
 
   int sig = 0;
   while (sigwait(&stop, &sig) != 0) {
@@ -82,6 +150,8 @@ int main(int argc, char **argv) {
 
 cleanup:
   srv_http_stop(srv, 0);
+  srv_service_free(service);
+  store_close(st);
   if (curl_ready) curl_global_cleanup();
   srv_config_free(&cfg);
   return status;

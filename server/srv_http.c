@@ -186,6 +186,26 @@ static bool is_json(const char *ct) {
   return *p == '\0';
 }
 
+/* The media type part of ct equals type (any case), followed by nothing or
+ * by parameters. */
+static bool media_type_is(const char *ct, const char *type) {
+  if (ct == NULL) return false;
+  while (*ct == ' ' || *ct == '\t')
+    ct++;
+  size_t n = strlen(type);
+  if (strncasecmp(ct, type, n) != 0) return false;
+  const char *p = ct + n;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  return *p == '\0' || *p == ';';
+}
+
+/* text/csv with any parameters (charset, header); the CSV parser checks
+ * that the bytes are UTF-8. */
+static bool is_csv(const char *ct) {
+  return media_type_is(ct, "text/csv");
+}
+
 static step preflight(req_ctx *ctx) {
   api_response res = {0};
   res.status = 204;
@@ -236,10 +256,17 @@ static step check_headers(req_ctx *ctx) {
                      "The key is not accepted.");
     }
   }
-  if ((route->flags & SRV_ROUTE_NEEDS_BODY) &&
-      !is_json(header(ctx->conn, MHD_HTTP_HEADER_CONTENT_TYPE)))
-    return problem(ctx, API_E_MEDIA_TYPE, NULL, NULL,
-                   "The body must be sent as Content-Type: application/json.");
+  const char *ctype = header(ctx->conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if ((route->flags & SRV_ROUTE_NEEDS_BODY) && !is_json(ctype)) {
+    if (!(route->flags & SRV_ROUTE_BODY_CSV))
+      return problem(ctx, API_E_MEDIA_TYPE, NULL, NULL,
+                     "The body must be sent as Content-Type: "
+                     "application/json.");
+    if (!is_csv(ctype))
+      return problem(ctx, API_E_MEDIA_TYPE, NULL, NULL,
+                     "The body must be sent as Content-Type: "
+                     "application/json or text/csv.");
+  }
   const char *cl = header(ctx->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
   if (cl != NULL) {
     /* libmicrohttpd has already refused a malformed Content-Length, so a

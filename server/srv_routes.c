@@ -15,6 +15,22 @@ static const srv_route routes[] = {
      SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_IS_WRITE | SRV_ROUTE_IS_FIT},
     {"POST", "/v1/pca", api_post_pca, NULL,
      SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_IS_WRITE | SRV_ROUTE_IS_FIT},
+    {"GET", "/v1/models", api_get_models, NULL, 0},
+    {"GET", "/v1/models/{id}", api_get_model, NULL, 0},
+    {"DELETE", "/v1/models/{id}", api_delete_model, NULL, SRV_ROUTE_IS_WRITE},
+    {"GET", "/v1/models/{id}/potentials", api_get_model_potentials, NULL, 0},
+    {"POST", "/v1/models/{id}/predict", api_post_model_predict, NULL,
+     SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_IS_WRITE | SRV_ROUTE_IS_FIT},
+    {"POST", "/v1/datasets", api_post_datasets, NULL,
+     SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_BODY_CSV | SRV_ROUTE_IS_WRITE},
+    {"GET", "/v1/datasets", api_get_datasets, NULL, 0},
+    {"GET", "/v1/datasets/{id}", api_get_dataset, NULL, 0},
+    {"DELETE", "/v1/datasets/{id}", api_delete_dataset, NULL,
+     SRV_ROUTE_IS_WRITE},
+    {"PUT", "/v1/aliases/{name}", api_put_alias, NULL,
+     SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_IS_WRITE},
+    {"GET", "/v1/aliases", api_get_aliases, NULL, 0},
+    {"GET", "/v1/potential", api_get_potential, NULL, 0},
 };
 
 const srv_route *srv_routes_table(size_t *n) {

@@ -19,6 +19,7 @@ enum srv_route_flags {
   SRV_ROUTE_NEEDS_BODY = 1u << 0, /* POST/PUT with a JSON body (415 check) */
   SRV_ROUTE_IS_WRITE = 1u << 1,   /* needs a key when keys are configured */
   SRV_ROUTE_IS_FIT = 1u << 2,     /* takes a fit slot (503 busy when none) */
+  SRV_ROUTE_BODY_CSV = 1u << 3,   /* text/csv is accepted besides JSON */
 };
 
 typedef struct srv_route {

@@ -1,0 +1,177 @@
+/* GET /v1/potential: the fast path for other services. One pair's trade
+ * potential (or every partner's) from a stored model, by default the model
+ * the alias "default" points at. Answers straight from the cached view:
+ * a binary search, no parsing, no store access on a cache hit. */
+#include "api.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_svc.h"
+
+#define DEFAULT_MODEL "default"
+/* How many reporters, partners or years a 404 detail lists at most. */
+#define LIST_IN_DETAIL 40
+
+/* The entry of a pair for the year asked, or for the latest year with an
+ * observed K (else the latest year) when want_year is false. rows are the
+ * pair's rows in year order. NULL when the year is not there. */
+static const api_pot_entry *pick(const api_pot_entry *rows, size_t n,
+                                 bool want_year, long long year) {
+  if (want_year) {
+    for (size_t i = 0; i < n; i++)
+      if (rows[i].has_year && rows[i].year == year) return &rows[i];
+    return NULL;
+  }
+  for (size_t i = n; i-- > 0;)
+    if (isfinite(rows[i].k)) return &rows[i];
+  return n ? &rows[n - 1] : NULL;
+}
+
+static json_t *item(const api_pot_entry *e) {
+  json_t *r = api_pot_entry_json(e);
+  return r;
+}
+
+static json_t *model_json(const api_model_view *v) {
+  return json_pack("{s:s, s:s, s:s}", "id", v->id, "estimator", v->estimator,
+                   "formula", v->formula_text);
+}
+
+/* Appends distinct values (strings of key, or years) of rows to buf as a
+ * comma list. */
+static void list_values(const api_model_view *v, size_t first, size_t n,
+                        int what, char *buf, size_t bufsz) {
+  size_t used = strlen(buf), shown = 0;
+  const char *last = NULL;
+  int last_year = 0;
+  bool have_year = false;
+  for (size_t i = first; i < first + n && shown < LIST_IN_DETAIL; i++) {
+    const api_pot_entry *e = &v->pot_rows[i];
+    char item_text[80];
+    if (what == 2) {
+      if (!e->has_year || (have_year && e->year == last_year)) continue;
+      last_year = e->year;
+      have_year = true;
+      snprintf(item_text, sizeof item_text, "%d", e->year);
+    } else {
+      const char *s = what == 0 ? e->reporter : e->partner;
+      if (s == NULL || (last && strcmp(last, s) == 0)) continue;
+      /* Partners of one reporter are sorted, reporters too: duplicates are
+       * adjacent. */
+      last = s;
+      snprintf(item_text, sizeof item_text, "%s", s);
+    }
+    int k = snprintf(buf + used, bufsz - used, "%s%s", shown ? ", " : "",
+                     item_text);
+    if (k < 0 || (size_t)k >= bufsz - used) break;
+    used += (size_t)k;
+    shown++;
+  }
+}
+
+static void not_found(api_response *res, const char *pointer,
+                      const char *detail) {
+  api_errors errs = {0};
+  api_errors_add(&errs, pointer, "%s", detail);
+  api_problem(res, API_E_NOT_FOUND, &errs, "%s", detail);
+}
+
+void api_get_potential(const api_request *req, api_response *res) {
+  const char *reporter = api_query(req, "reporter");
+  const char *partner = api_query(req, "partner");
+  const char *model = api_query(req, "model");
+  if (reporter == NULL || reporter[0] == '\0') {
+    api_errors errs = {0};
+    api_errors_add(&errs, "/query/reporter",
+                   "is required (the reporter's code, e.g. CHN)");
+    api_problem(res, API_E_BAD_QUERY, &errs, "The reporter is missing.");
+    return;
+  }
+  bool want_year = api_query(req, "year") != NULL;
+  long long year = 0;
+  if (!api_query_int(req, res, "year", -9999, 9999, 0, &year)) return;
+  api_model_ref ref;
+  if (!api_model_open(req, res, model && model[0] ? model : DEFAULT_MODEL,
+                      "/query/model", &ref))
+    return;
+  const api_model_view *v = ref.view;
+  /* The answer depends only on the model and the query (the URL). */
+  if (api_etag_matches(req->if_none_match, v->etag)) {
+    res->status = 304;
+    api_response_header(res, "ETag", v->etag);
+    api_model_close(&ref);
+    return;
+  }
+  char detail[1024];
+  size_t count = 0;
+  size_t first = api_model_view_find(v, reporter, NULL, &count);
+  if (count == 0) {
+    snprintf(detail, sizeof detail,
+             "The model has no reporter '%.64s'; reporters: ", reporter);
+    list_values(v, 0, v->n_pot, 0, detail, sizeof detail);
+    not_found(res, "/query/reporter", detail);
+    api_model_close(&ref);
+    return;
+  }
+  json_t *body = NULL;
+  if (partner != NULL) {
+    size_t pc = 0;
+    size_t pf = api_model_view_find(v, reporter, partner, &pc);
+    const api_pot_entry *e = pc ? pick(&v->pot_rows[pf], pc, want_year, year)
+                                : NULL;
+    if (pc == 0) {
+      snprintf(detail, sizeof detail,
+               "The model has no pair %.64s-%.64s; partners of %.64s: ",
+               reporter, partner, reporter);
+      list_values(v, first, count, 1, detail, sizeof detail);
+      not_found(res, "/query/partner", detail);
+    } else if (e == NULL) {
+      snprintf(detail, sizeof detail,
+               "The model has no year %lld for %.64s-%.64s; years: ", year,
+               reporter, partner);
+      list_values(v, pf, pc, 2, detail, sizeof detail);
+      not_found(res, "/query/year", detail);
+    } else {
+      body = item(e);
+      if (body) json_object_set_new(body, "model", model_json(v));
+    }
+  } else {
+    json_t *items = json_array();
+    /* One row per partner: rows of a reporter are grouped by partner. */
+    size_t i = first;
+    while (items != NULL && i < first + count) {
+      size_t j = i;
+      while (j < first + count &&
+             ((v->pot_rows[j].partner == NULL) ==
+              (v->pot_rows[i].partner == NULL)) &&
+             (v->pot_rows[i].partner == NULL ||
+              strcmp(v->pot_rows[j].partner, v->pot_rows[i].partner) == 0))
+        j++;
+      const api_pot_entry *e = pick(&v->pot_rows[i], j - i, want_year, year);
+      if (e != NULL) json_array_append_new(items, item(e));
+      i = j;
+    }
+    if (items != NULL && json_array_size(items) == 0) {
+      json_decref(items);
+      items = NULL;
+      snprintf(detail, sizeof detail,
+               "The model has no year %lld for reporter %.64s; years: ", year,
+               reporter);
+      list_values(v, first, count, 2, detail, sizeof detail);
+      not_found(res, "/query/year", detail);
+    } else if (items != NULL) {
+      body = json_pack("{s:s, s:o, s:o, s:o}", "reporter", reporter, "year",
+                       want_year ? json_integer(year) : json_null(), "model",
+                       model_json(v), "items", items);
+    }
+  }
+  if (res->status == 0) {
+    api_response_json(res, 200, body);
+    api_response_header(res, "Cache-Control", "public, max-age=60");
+    api_response_header(res, "ETag", v->etag);
+  }
+  api_model_close(&ref);
+}
