@@ -304,8 +304,12 @@ class Server:
     stderr. stop() sends SIGTERM and requires exit status 0. All of stderr
     is kept and included in every failure message."""
 
-    def __init__(self, env=None, args=None, binary=None):
+    def __init__(self, env=None, args=None, binary=None, data_dir=None):
+        """data_dir: use (and keep) this directory instead of a fresh
+        temporary one that stop() removes; for restart tests."""
         self.binary = binary or binary_path()
+        self.own_dir = data_dir is None
+        self.fixed_dir = data_dir
         self.extra_env = dict(env or {})
         self.extra_args = list(args or [])
         self.proc = None
@@ -322,7 +326,8 @@ class Server:
 
     # ---- life cycle -----------------------------------------------------
     def start(self):
-        self.data_dir = tempfile.mkdtemp(prefix="gravitas-e2e-")
+        self.data_dir = (tempfile.mkdtemp(prefix="gravitas-e2e-")
+                         if self.own_dir else self.fixed_dir)
         env = dict(os.environ)
         env.update(self.extra_env)
         argv = [self.binary, "--port", "0", "--host", self.host,
@@ -412,7 +417,7 @@ class Server:
         self._cleanup_dir()
 
     def _cleanup_dir(self):
-        if self.data_dir:
+        if self.data_dir and self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
 
