@@ -248,7 +248,7 @@ Test(http, wrong_method_is_405_with_allow) {
   start(NULL);
   reply r;
   char v[128];
-  request(&r, "GET", "/v1/models", NULL, NULL, 0, false);
+  request(&r, "GET", "/v1/pca", NULL, NULL, 0, false);
   expect_problem(&r, 405, "method-not-allowed");
   cr_assert_str_eq(hdr(&r, "Allow", v, sizeof v), "POST, OPTIONS");
   reply_free(&r);
@@ -355,7 +355,7 @@ Test(http, cors_preflight_for_an_allowed_origin) {
       "Access-Control-Request-Headers: content-type, authorization", NULL};
   reply r;
   char v[128];
-  request(&r, "OPTIONS", "/v1/models", h, NULL, 0, false);
+  request(&r, "OPTIONS", "/v1/pca", h, NULL, 0, false);
   cr_assert_eq(r.status, 204);
   cr_assert_str_eq(hdr(&r, "Access-Control-Allow-Origin", v, sizeof v),
                    "http://localhost:5173");
@@ -375,7 +375,7 @@ Test(http, cors_other_origins_get_no_headers) {
                                   "Access-Control-Request-Method: POST", NULL};
   reply r;
   char v[128];
-  request(&r, "OPTIONS", "/v1/models", h, NULL, 0, false);
+  request(&r, "OPTIONS", "/v1/pca", h, NULL, 0, false);
   cr_assert_eq(r.status, 204);
   cr_assert_null(hdr(&r, "Access-Control-Allow-Origin", v, sizeof v));
   cr_assert_null(hdr(&r, "Access-Control-Allow-Methods", v, sizeof v));

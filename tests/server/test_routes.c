@@ -151,9 +151,22 @@ Test(routes, service_table) {
                SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_IS_WRITE | SRV_ROUTE_IS_FIT);
   cr_assert_eq(srv_route_match(t, n, "POST", "/v1/pca", &m), SRV_MATCH_OK);
   cr_assert_eq(m.route->api, api_post_pca);
-  cr_assert_eq(srv_route_match(t, n, "GET", "/v1/models", &m),
+  cr_assert_eq(srv_route_match(t, n, "GET", "/v1/pca", &m),
                SRV_MATCH_METHOD);
   cr_assert_str_eq(m.allow, "POST, OPTIONS");
+  cr_assert_eq(srv_route_match(t, n, "GET", "/v1/models", &m), SRV_MATCH_OK);
+  cr_assert_eq(m.route->api, api_get_models);
+  cr_assert_eq(srv_route_match(t, n, "PATCH", "/v1/models/m_1", &m),
+               SRV_MATCH_METHOD);
+  cr_assert_str_eq(m.allow, "GET, HEAD, DELETE, OPTIONS");
+  cr_assert_eq(srv_route_match(t, n, "GET", "/v1/models/default/potentials",
+                               &m),
+               SRV_MATCH_OK);
+  cr_assert_eq(m.n_params, 1u);
+  cr_assert_str_eq(m.params[0], "default");
+  cr_assert_eq(srv_route_match(t, n, "POST", "/v1/datasets", &m),
+               SRV_MATCH_OK);
+  cr_assert(m.route->flags & SRV_ROUTE_BODY_CSV);
   cr_assert_eq(srv_route_match(t, n, "DELETE", "/metrics", &m),
                SRV_MATCH_METHOD);
   cr_assert_str_eq(m.allow, "GET, HEAD, OPTIONS");
