@@ -11,6 +11,12 @@ all: build
 deps:
 	@bash deploy/install-deps.sh
 
+# The pinned OpenAPI linter for ctest's contract_lint (npm ci into
+# tests/contract/node_modules, only when missing or the lock changed).
+.PHONY: contract-deps
+contract-deps: deps
+	@bash tests/contract/setup.sh
+
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -18,7 +24,7 @@ build: deps
 run: build
 	./$(BUILD)/gravitas
 
-test: build
+test: build contract-deps
 	cd $(BUILD) && ctest --output-on-failure -j 2
 
 test-sanitize: deps

@@ -3,7 +3,8 @@
 # those that are missing. This is the one list of system packages: the Makefile,
 # CI and the Dockerfile all call it. Idempotent: a second run installs nothing.
 #
-#   deploy/install-deps.sh              build + test dependencies
+#   deploy/install-deps.sh              build + test dependencies (with
+#                                       Node.js and npm for the contract lint)
 #   deploy/install-deps.sh --runtime    only the shared libraries the binary needs
 #   deploy/install-deps.sh --reference  also R and statsmodels, to regenerate the
 #                                       reference fixtures under tests/reference/
@@ -23,6 +24,14 @@ case "${1:-}" in
   "") want=("${runtime[@]}" "${build[@]}") ;;
   *) echo "usage: $0 [--runtime|--reference]" >&2; exit 2 ;;
 esac
+
+# Node.js and npm run the contract linter (tests/contract, ctest contract_lint).
+# Debian's packages, only when no node or npm is on PATH: a Node.js installed
+# otherwise (NodeSource's bundles npm) is used as it is.
+if [ "${1:-}" != "--runtime" ]; then
+  command -v node >/dev/null 2>&1 || want+=(nodejs)
+  command -v npm >/dev/null 2>&1 || want+=(npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do
