@@ -599,7 +599,10 @@ static bool read_body(post_ctx *c) {
                 "The name query parameter is invalid.");
     return false;
   }
-  if (qname != NULL && json_string(qname) == NULL) {
+  json_t *qjson = qname ? json_string(qname) : NULL; /* NULL: not UTF-8 */
+  bool q_utf8 = qjson != NULL;
+  json_decref(qjson);
+  if (qname != NULL && !q_utf8) {
     api_errors_add(&c->errs, "/query/name", "must be valid UTF-8");
     api_problem(c->res, API_E_BAD_QUERY, &c->errs,
                 "The name query parameter is invalid.");

@@ -577,13 +577,6 @@ Test(csv, quotes_and_carriage_returns_out_of_place) {
 }
 
 Test(csv, empty_body_and_header_without_rows) {
-  fault_case e = {"",
-                  0,
-                  API_E_MALFORMED_CSV,
-                  "/header",
-                  "line 1, column 1: ",
-                  "the body is empty"};
-  e.len = 0;
   api_limits lim;
   api_limits_default(&lim);
   api_data d;
@@ -591,6 +584,9 @@ Test(csv, empty_body_and_header_without_rows) {
   api_error_code code;
   cr_assert(!api_csv_decode(NULL, 0, &lim, &d, &code, &errs));
   cr_assert_eq(code, API_E_MALFORMED_CSV);
+  cr_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(errs.list, 0), "pointer")),
+                   "/header");
   api_errors_clear(&errs);
   fault_case bom = {"\xEF\xBB\xBF\r\n",   0,
                     API_E_MALFORMED_CSV,  "/header",
@@ -600,7 +596,6 @@ Test(csv, empty_body_and_header_without_rows) {
                     API_E_MALFORMED_CSV,     "/rows",
                     "line 2, column 1: ",    "no data rows"};
   assert_fault(&hdr, NULL);
-  (void)e;
 }
 
 Test(csv, keys_too_long_or_not_utf8) {

@@ -345,6 +345,10 @@ Test(datasets, name_rules_and_unknown_members) {
   r = as_reply(&a);
   assert_problem(&r, 400, "bad-query", "/query/name");
   answer_free(&a);
+  a = post_csv(&f, "gdp\n1.5\n", "C\xF4te");
+  r = as_reply(&a);
+  assert_problem(&r, 400, "bad-query", "/query/name");
+  answer_free(&a);
   cr_assert_eq(f.m.n_ds, 1);
   mem_svc_free(&f.m);
 }

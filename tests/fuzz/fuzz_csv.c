@@ -45,9 +45,8 @@ static json_t *as_json(const core_panel *p) {
   for (size_t j = 0; j < p->ncol; j++) {
     json_t *a = json_array();
     for (size_t i = 0; i < p->n; i++)
-      json_array_append_new(a, isfinite(p->cols[j][i])
-                                   ? json_real(p->cols[j][i])
-                                   : json_null());
+      json_array_append_new(
+          a, isfinite(p->cols[j][i]) ? json_real(p->cols[j][i]) : json_null());
     json_object_set_new(cols, p->names[j], a);
   }
   return json_pack("{s:o}", "columns", cols);
