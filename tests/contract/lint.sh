@@ -13,6 +13,8 @@ if [ ! -x node_modules/.bin/redocly ]; then
        "(or make contract-deps)" >&2
   exit 1
 fi
+# No usage telemetry, no update check, no registry look-up.
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
-echo "contract_lint: node $(node --version), @redocly/cli $(npx --no-install redocly --version)"
-exec npx --no-install redocly lint --format=stylish "$spec"
+echo "contract_lint: node $(node --version)," \
+     "@redocly/cli $(node -p 'require("@redocly/cli/package.json").version')"
+exec npx --no-install --offline redocly lint --format=stylish "$spec"
