@@ -4,6 +4,13 @@ port, talk HTTP to it, and check every answer against openapi.yaml.
 Environment:
   GRAVITAS_BIN         path of the server binary (required)
   GRAVITAS_SOURCE_DIR  repository root (default: two levels above this file)
+  GRAVITAS_VALGRIND    when 1, every Server runs under valgrind memcheck
+                       (leak check at exit, tests/valgrind.supp); a server
+                       whose valgrind reports errors or definite/indirect
+                       leaks fails stop(). Timeouts are longer in this mode.
+  GRAVITAS_VALGRIND_LOG_DIR  where the valgrind logs go (default: the
+                       system temporary directory); a clean run's log is
+                       deleted, a failing one is kept and named in the error
 
 Only the Python standard library plus python3-yaml and python3-jsonschema
 (Debian packages) are used, so the suite runs under /usr/bin/python3.
@@ -45,8 +52,14 @@ from jsonschema import Draft202012Validator, RefResolver
 SOURCE_DIR = os.environ.get(
     "GRAVITAS_SOURCE_DIR",
     os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 15.0
+# Under valgrind the server runs 20-50x slower and the leak check at exit
+# takes seconds, so start and stop get far longer deadlines.
+VALGRIND = os.environ.get("GRAVITAS_VALGRIND", "") not in ("", "0")
+START_TIMEOUT_S = 180.0 if VALGRIND else 10.0
+STOP_TIMEOUT_S = 300.0 if VALGRIND else 15.0
+# The exit status valgrind uses when it found errors or definite/indirect
+# leaks (distinct from every status gravitas itself returns).
+VALGRIND_ERROR_EXIT = 99
 REQUEST_TIMEOUT_S = 120.0
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options",
                 "trace")
@@ -300,9 +313,10 @@ class Server:
     """The real gravitas binary on 127.0.0.1 and a free port.
 
     Server(env={...}, args=[...]).start() launches it with a fresh data
-    directory and waits (up to 10 s) for the one JSON 'listening' line on
-    stderr. stop() sends SIGTERM and requires exit status 0. All of stderr
-    is kept and included in every failure message."""
+    directory and waits (up to START_TIMEOUT_S) for the one JSON
+    'listening' line on stderr. stop() sends SIGTERM and requires exit
+    status 0 (and, with GRAVITAS_VALGRIND, a clean valgrind report). All of
+    stderr is kept and included in every failure message."""
 
     def __init__(self, env=None, args=None, binary=None, data_dir=None):
         """data_dir: use (and keep) this directory instead of a fresh
@@ -332,6 +346,9 @@ class Server:
         env.update(self.extra_env)
         argv = [self.binary, "--port", "0", "--host", self.host,
                 "--data-dir", self.data_dir] + self.extra_args
+        self.valgrind_log = None
+        if VALGRIND:
+            argv = self._valgrind_argv() + argv
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
@@ -344,15 +361,72 @@ class Server:
                 self._reader.join(2)
                 self._cleanup_dir()
                 raise ServerError("gravitas exited with status %d before "
-                                  "listening; stderr:\n%s" %
-                                  (self.proc.returncode, self.stderr()))
+                                  "listening; stderr:\n%s%s" %
+                                  (self.proc.returncode, self.stderr(),
+                                   self._valgrind_report(True)))
             if time.monotonic() > deadline:
                 self._kill()
                 raise ServerError("gravitas printed no 'listening' line "
-                                  "within %.0f s; stderr:\n%s" %
-                                  (START_TIMEOUT_S, self.stderr()))
+                                  "within %.0f s; stderr:\n%s%s" %
+                                  (START_TIMEOUT_S, self.stderr(),
+                                   self._valgrind_report(True)))
             self._ready.wait(0.05)
         return self
+
+    def _valgrind_argv(self):
+        """valgrind and its options, with a fresh log file for this server
+        (kept apart from stderr, which tests read line by line)."""
+        vg = shutil.which("valgrind")
+        if vg is None:
+            raise ServerError("GRAVITAS_VALGRIND is set but valgrind is not "
+                              "installed (apt-get install valgrind)")
+        fd, self.valgrind_log = tempfile.mkstemp(
+            prefix="gravitas-vg-", suffix=".log",
+            dir=os.environ.get("GRAVITAS_VALGRIND_LOG_DIR") or None)
+        os.close(fd)
+        argv = [vg, "--tool=memcheck", "--leak-check=full",
+                "--show-leak-kinds=definite,indirect",
+                "--errors-for-leak-kinds=definite,indirect",
+                "--error-exitcode=%d" % VALGRIND_ERROR_EXIT,
+                "--num-callers=40", "--log-file=" + self.valgrind_log]
+        supp = source_path("tests", "valgrind.supp")
+        if os.path.exists(supp):
+            argv.append("--suppressions=" + supp)
+        return argv
+
+    def _valgrind_report(self, failed):
+        """'' without valgrind. Otherwise the valgrind log as text for an
+        error message when failed (the file is kept), else '' after
+        deleting the log of a clean run."""
+        path = self.valgrind_log
+        if not path:
+            return ""
+        if not failed:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            self.valgrind_log = None
+            return ""
+        try:
+            with open(path, "r", errors="replace") as f:
+                text = f.read()
+        except OSError as e:
+            text = "(cannot read: %s)" % e
+        if len(text) > 60000:
+            text = "...\n" + text[-60000:]
+        return "\nvalgrind log %s:\n%s" % (path, text)
+
+    def _valgrind_clean(self):
+        """True unless the valgrind log's ERROR SUMMARY counts errors (also
+        checked apart from the exit status, which a crash could mask)."""
+        try:
+            with open(self.valgrind_log, "r", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return False
+        counts = re.findall(r"ERROR SUMMARY: ([0-9]+) errors", text)
+        return bool(counts) and all(c == "0" for c in counts)
 
     def _read_stderr(self, proc):
         for raw in iter(proc.stderr.readline, b""):
@@ -399,14 +473,24 @@ class Server:
                     proc.kill()
                     proc.wait()
                     raise ServerError("gravitas did not exit within %.0f s of "
-                                      "SIGTERM; stderr:\n%s" %
-                                      (STOP_TIMEOUT_S, self.stderr()))
+                                      "SIGTERM; stderr:\n%s%s" %
+                                      (STOP_TIMEOUT_S, self.stderr(),
+                                       self._valgrind_report(True)))
             if self._reader is not None:
                 self._reader.join(5)
+            if VALGRIND and self.valgrind_log and (
+                    proc.returncode == VALGRIND_ERROR_EXIT
+                    or not self._valgrind_clean()):
+                raise ServerError("valgrind found memory errors or leaks in "
+                                  "gravitas (exit status %d); stderr:\n%s%s" %
+                                  (proc.returncode, self.stderr(),
+                                   self._valgrind_report(True)))
             if proc.returncode != 0:
                 raise ServerError("gravitas exited with status %d (0 expected "
-                                  "after SIGTERM); stderr:\n%s" %
-                                  (proc.returncode, self.stderr()))
+                                  "after SIGTERM); stderr:\n%s%s" %
+                                  (proc.returncode, self.stderr(),
+                                   self._valgrind_report(True)))
+            self._valgrind_report(False)
         finally:
             self._cleanup_dir()
 
