@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_blas.h>
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
@@ -16,9 +17,6 @@
 #include <gsl/gsl_sf_erf.h>
 
 #include "core_ols.h"
-#ifdef SFA_TRACE
-#include <stdio.h>
-#endif
 
 #define LN_2PI 1.8378770664093454836
 #define SQRT1_2 0.70710678118654752440
@@ -72,7 +70,12 @@ typedef struct sfa_problem {
   /* Scratch (no allocation while iterating). */
   double *e, *h, *w, *th;
   double *g2; /* np: second gradient buffer for Hessians */
-  bool bad;   /* the last evaluation was not finite */
+  /* Preconditioning of the optimiser: theta = theta0 + L^-T zeta with
+   * L L' the Hessian of F at the start, so that BFGS2 works on a problem
+   * whose Hessian is near the identity (the intercept and the log
+   * regressors are otherwise strongly correlated and BFGS2 zig-zags). */
+  double *theta0, *L;
+  bool bad; /* the last evaluation was not finite */
 } sfa_problem;
 
 static void problem_free(sfa_problem *p) {
@@ -85,6 +88,8 @@ static void problem_free(sfa_problem *p) {
   free(p->w);
   free(p->th);
   free(p->g2);
+  free(p->theta0);
+  free(p->L);
 }
 
 /* Validates everything but the data values and lays the rows out by group.
@@ -133,8 +138,10 @@ static core_status problem_init(sfa_problem *p, const gsl_matrix *X,
   p->w = malloc(n * sizeof *p->w);
   p->th = malloc(p->np * sizeof *p->th);
   p->g2 = malloc(p->np * sizeof *p->g2);
+  p->theta0 = calloc(p->np, sizeof *p->theta0);
+  p->L = calloc(p->np * p->np, sizeof *p->L);
   if (!p->start || !p->rows || !p->dt || !p->e || !p->h || !p->w || !p->th ||
-      !p->g2)
+      !p->g2 || !p->theta0 || !p->L)
     return core_err_set(err, CORE_ENOMEM, "out of memory");
   if (s->group == NULL) {
     for (size_t i = 0; i < n; i++) {
@@ -273,11 +280,21 @@ static bool loglik(sfa_problem *p, const double *theta, double *ll,
 /* The optimiser's objective: F = -ln L / n                                 */
 /* ------------------------------------------------------------------------ */
 
+/* theta = theta0 + L^-T zeta. */
+static void to_theta(const sfa_problem *p, const gsl_vector *zeta,
+                     double *theta) {
+  for (size_t i = 0; i < p->np; i++)
+    theta[i] = gsl_vector_get(zeta, i);
+  cblas_dtrsv(CblasRowMajor, CblasLower, CblasTrans, CblasNonUnit, (int)p->np,
+              p->L, (int)p->np, theta, 1);
+  for (size_t i = 0; i < p->np; i++)
+    theta[i] += p->theta0[i];
+}
+
 static double obj_f(const gsl_vector *x, void *params) {
   sfa_problem *p = params;
   double ll;
-  for (size_t i = 0; i < p->np; i++)
-    p->th[i] = gsl_vector_get(x, i);
+  to_theta(p, x, p->th);
   if (!loglik(p, p->th, &ll, NULL)) {
     p->bad = true;
     return BAD_OBJECTIVE;
@@ -289,8 +306,7 @@ static void obj_fdf(const gsl_vector *x, void *params, double *f,
                     gsl_vector *g) {
   sfa_problem *p = params;
   double ll;
-  for (size_t i = 0; i < p->np; i++)
-    p->th[i] = gsl_vector_get(x, i);
+  to_theta(p, x, p->th);
   if (!loglik(p, p->th, &ll, g->data)) {
     /* Zero slope at a huge value: the line search backs off. */
     p->bad = true;
@@ -300,6 +316,9 @@ static void obj_fdf(const gsl_vector *x, void *params, double *f,
   }
   *f = -ll / (double)p->n;
   gsl_vector_scale(g, -1.0 / (double)p->n);
+  /* dF/dzeta = L^-1 dF/dtheta. */
+  cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)p->np,
+              p->L, (int)p->np, g->data, (int)g->stride);
 }
 
 static void obj_df(const gsl_vector *x, void *params, gsl_vector *g) {
@@ -346,6 +365,29 @@ static bool cholesky(size_t np, const double *H, double *L) {
   memcpy(L, H, np * np * sizeof *L);
   gsl_matrix_view m = gsl_matrix_view_array(L, np, np);
   return gsl_linalg_cholesky_decomp1(&m.matrix) == GSL_SUCCESS;
+}
+
+/* At theta: ln L (*ll), the gradient of F (grad), the Hessian H with its
+ * Cholesky factor L, and the Newton step H^-1 grad (step; scratch gp).
+ * Returns the Newton decrement grad' H^-1 grad, or NaN when the Hessian is
+ * not positive definite or something is not finite. */
+static double newton(sfa_problem *p, double *theta, double *H, double *L,
+                     double *grad, double *step, double *gp, double *ll) {
+  size_t np = p->np;
+  if (!loglik(p, theta, ll, grad)) return NAN;
+  for (size_t i = 0; i < np; i++)
+    grad[i] = -grad[i] / (double)p->n;
+  if (!hessian(p, theta, H, gp) || !cholesky(np, H, L)) return NAN;
+  gsl_matrix_view Lm = gsl_matrix_view_array(L, np, np);
+  gsl_vector_view gv = gsl_vector_view_array(grad, np);
+  gsl_vector_view sv = gsl_vector_view_array(step, np);
+  if (gsl_linalg_cholesky_solve(&Lm.matrix, &gv.vector, &sv.vector) !=
+      GSL_SUCCESS)
+    return NAN;
+  double d = 0.0;
+  for (size_t i = 0; i < np; i++)
+    d += grad[i] * step[i];
+  return isfinite(d) ? d : NAN;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -686,8 +728,21 @@ core_status core_sfa_fit(const gsl_matrix *X, const gsl_vector *y,
     st = core_err_set(err, CORE_ENOMEM, "out of memory");
     goto cleanup;
   }
-  for (size_t i = 0; i < np; i++)
-    gsl_vector_set(x0, i, theta[i]);
+  /* Preconditioner from the Hessian at the grid point; where that is not
+   * positive definite (far from the optimum), its absolute diagonal. */
+  memcpy(p.theta0, theta, np * sizeof *theta);
+  bool pre = hessian(&p, theta, H, trial) && cholesky(np, H, p.L);
+  for (size_t i = 0; i < np && pre; i++)
+    for (size_t j = 0; j < np; j++)
+      if (j > i) p.L[i * np + j] = 0.0;
+  if (!pre) {
+    memset(p.L, 0, np * np * sizeof *p.L);
+    for (size_t i = 0; i < np; i++) {
+      double d = fabs(H[i * np + i]);
+      p.L[i * np + i] = isfinite(d) && d > 0 ? sqrt(d) : 1.0;
+    }
+  }
+  gsl_vector_set_zero(x0);
   p.bad = false;
   if (gsl_multimin_fdfminimizer_set(mz, &fn, x0, 0.01, 0.1) != GSL_SUCCESS ||
       p.bad) {
@@ -705,9 +760,8 @@ core_status core_sfa_fit(const gsl_matrix *X, const gsl_vector *y,
     }
     iter++;
     int ist = gsl_multimin_fdfminimizer_iterate(mz);
-    const gsl_vector *xc = gsl_multimin_fdfminimizer_x(mz);
-    if (fabs(gsl_vector_get(xc, k + 1)) > LOGIT_GAMMA_MAX ||
-        fabs(gsl_vector_get(xc, k)) > LOG_SIGMA2_MAX)
+    to_theta(&p, gsl_multimin_fdfminimizer_x(mz), theta);
+    if (fabs(theta[k + 1]) > LOGIT_GAMMA_MAX || fabs(theta[k]) > LOG_SIGMA2_MAX)
       break;
     if (ist == GSL_ENOPROG) {
       stalled = true;
@@ -719,17 +773,12 @@ core_status core_sfa_fit(const gsl_matrix *X, const gsl_vector *y,
                         gsl_strerror(ist), iter);
       goto cleanup;
     }
-#ifdef SFA_TRACE
-    fprintf(stderr, "it %zu f %.15g g %.3e\n", iter, mz->f,
-            max_abs(gsl_multimin_fdfminimizer_gradient(mz)->data, np));
-#endif
-    gst = max_abs(gsl_multimin_fdfminimizer_gradient(mz)->data, np) < tol
-              ? GSL_SUCCESS
-              : GSL_CONTINUE;
+    /* In the preconditioned coordinates |g|^2 approximates the Newton
+     * decrement g' H^-1 g of F. */
+    double gn = gsl_blas_dnrm2(gsl_multimin_fdfminimizer_gradient(mz));
+    gst = (double)n * gn * gn < tol ? GSL_SUCCESS : GSL_CONTINUE;
   }
-  const gsl_vector *xm = gsl_multimin_fdfminimizer_x(mz);
-  for (size_t i = 0; i < np; i++)
-    theta[i] = gsl_vector_get(xm, i);
+  to_theta(&p, gsl_multimin_fdfminimizer_x(mz), theta);
   if (fabs(theta[k + 1]) > LOGIT_GAMMA_MAX || fabs(theta[k]) > LOG_SIGMA2_MAX) {
     st = core_err_set(err, CORE_ENOCONV,
                       "the estimates ran to the boundary (gamma = %.6g, "
@@ -740,69 +789,51 @@ core_status core_sfa_fit(const gsl_matrix *X, const gsl_vector *y,
   }
   if (limit) {
     st = core_err_set(err, CORE_ENOCONV,
-                      "no convergence within %zu iterations (largest "
-                      "|gradient| %.3g, tolerance %.3g)",
-                      max_iter,
-                      max_abs(gsl_multimin_fdfminimizer_gradient(mz)->data, np),
-                      tol);
+                      "no convergence within %zu iterations (tolerance %.3g)",
+                      max_iter, tol);
     goto cleanup;
   }
   (void)stalled;
 
   /* Newton polishing on the finite-difference Hessian: BFGS2's line search
-   * can stall a little short of the optimum (GSL_ENOPROG); a few full
-   * Newton steps take the gradient to rounding level, and the same Hessian
-   * gives the variance. Steps are halved until F does not increase. */
-  double ll, F;
-  if (!loglik(&p, theta, &ll, grad)) {
-    st = core_err_set(err, CORE_ENOCONV,
-                      "the log-likelihood is not finite where the optimiser "
-                      "stopped");
-    goto cleanup;
-  }
-  for (size_t i = 0; i < np; i++)
-    grad[i] = -grad[i] / (double)n;
-  F = -ll / (double)n;
-  for (int it = 0; it < NEWTON_MAX && max_abs(grad, np) >= tol * 1e-3; it++) {
-    if (!hessian(&p, theta, H, trial) || !cholesky(np, H, L)) break;
-    gsl_matrix_view Lm = gsl_matrix_view_array(L, np, np);
-    gsl_vector_view gv = gsl_vector_view_array(grad, np);
-    gsl_vector_view sv = gsl_vector_view_array(step, np);
-    if (gsl_linalg_cholesky_solve(&Lm.matrix, &gv.vector, &sv.vector) !=
-        GSL_SUCCESS)
-      break;
+   * can stall a little short of the optimum (GSL_ENOPROG); full Newton
+   * steps (halved until F does not increase) take the decrement to rounding
+   * level, and the last Hessian gives the variance. */
+  double ll = 0.0, F = 0.0, dec = NAN;
+  for (int it = 0; it <= NEWTON_MAX; it++) {
+    dec = newton(&p, theta, H, L, grad, step, trial, &ll);
+    if (isnan(dec) || dec * (double)n < tol * 1e-6 || it == NEWTON_MAX) break;
+    F = -ll / (double)n;
     bool moved = false;
-    for (double t = 1.0; t > 1e-4 && !moved; t *= 0.5) {
+    for (double t = 1.0; t > 1e-3 && !moved; t *= 0.5) {
       for (size_t i = 0; i < np; i++)
         trial[i] = theta[i] - t * step[i];
       double lt;
       if (loglik(&p, trial, &lt, NULL) && -lt / (double)n <= F) {
         moved = true;
-        F = -lt / (double)n;
         memcpy(theta, trial, np * sizeof *theta);
       }
     }
     if (!moved) break;
     iter++;
-    if (!loglik(&p, theta, &ll, grad)) break;
-    for (size_t i = 0; i < np; i++)
-      grad[i] = -grad[i] / (double)n;
   }
-  if (!loglik(&p, theta, &ll, grad)) {
+  r->iterations = iter;
+  r->grad_max = max_abs(grad, np);
+  r->decrement = dec * (double)n;
+  if (isnan(dec)) {
     st = core_err_set(err, CORE_ENOCONV,
-                      "the log-likelihood is not finite at the estimates");
+                      "the optimiser stopped after %zu iterations where the "
+                      "Hessian of the log-likelihood is not negative definite "
+                      "(gamma = %.6g, sigma^2 = %.6g): no strict maximum",
+                      iter, 1.0 / (1.0 + exp(-theta[k + 1])), exp(theta[k]));
     goto cleanup;
   }
-  for (size_t i = 0; i < np; i++)
-    grad[i] = -grad[i] / (double)n;
-  r->grad_max = max_abs(grad, np);
-  r->iterations = iter;
-  if (!(r->grad_max < tol)) {
+  if (!(r->decrement < tol)) {
     st = core_err_set(err, CORE_ENOCONV,
                       "the optimiser stopped after %zu iterations without "
-                      "meeting the gradient test (largest |gradient| %.3g, "
+                      "meeting the convergence test (n g'H^-1 g = %.3g, "
                       "tolerance %.3g)",
-                      iter, r->grad_max, tol);
+                      iter, r->decrement, tol);
     goto cleanup;
   }
   if (fabs(theta[k + 1]) > LOGIT_GAMMA_MAX || fabs(theta[k]) > LOG_SIGMA2_MAX) {
@@ -829,11 +860,9 @@ core_status core_sfa_fit(const gsl_matrix *X, const gsl_vector *y,
 
   /* Variance: (n H)^-1 in theta, then J V J with J = diag(1 for b, mu,
    * eta; s^2 for ln s^2; gamma (1 - gamma) for logit gamma). */
-  bool have_v = hessian(&p, theta, H, trial) && cholesky(np, H, L);
-  if (have_v) {
-    gsl_matrix_view Lm = gsl_matrix_view_array(L, np, np);
-    have_v = gsl_linalg_cholesky_invert(&Lm.matrix) == GSL_SUCCESS;
-  }
+  /* L holds the Cholesky factor of H at theta (from the last newton()). */
+  gsl_matrix_view Lm = gsl_matrix_view_array(L, np, np);
+  bool have_v = gsl_linalg_cholesky_invert(&Lm.matrix) == GSL_SUCCESS;
   if (have_v) {
     double *J = step;
     for (size_t i = 0; i < np; i++)
@@ -847,20 +876,14 @@ core_status core_sfa_fit(const gsl_matrix *X, const gsl_vector *y,
       have_v = isfinite(r->V[i]);
   }
   if (!have_v) {
-    for (size_t i = 0; i < np * np; i++)
-      r->V[i] = NAN;
-    if (core_warn(&r->warnings,
-                  "the Hessian of the log-likelihood is not negative "
-                  "definite at the estimates: standard errors are not "
-                  "available") != CORE_OK) {
-      st = core_err_set(err, CORE_ENOMEM, "out of memory");
-      goto cleanup;
-    }
+    st = core_err_set(err, CORE_EINTERNAL,
+                      "the Hessian could not be inverted at the estimates");
+    goto cleanup;
   }
   for (size_t j = 0; j < k; j++) {
     r->se[j] = sqrt(r->V[j * np + j]);
     r->z[j] = r->beta[j] / r->se[j];
-    r->p_value[j] = have_v ? core_t_pvalue(r->z[j], INFINITY) : NAN;
+    r->p_value[j] = core_t_pvalue(r->z[j], INFINITY);
   }
   r->se_sigma2 = sqrt(r->V[k * np + k]);
   r->se_gamma = sqrt(r->V[(k + 1) * np + k + 1]);

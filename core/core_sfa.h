@@ -18,7 +18,7 @@
 
 /* Defaults used when the spec leaves max_iter or tol at 0. */
 #define CORE_SFA_MAX_ITER 1000
-#define CORE_SFA_TOL 1e-9
+#define CORE_SFA_TOL 1e-10
 
 /* What to fit. A zeroed spec (or NULL) is the cross-section half-normal
  * model. */
@@ -34,13 +34,16 @@ typedef struct core_sfa_spec {
   size_t n_groups;
   const double *period;
   size_t max_iter; /* quasi-Newton iterations; 0 = CORE_SFA_MAX_ITER */
-  double tol;      /* on the largest |gradient| of -ln L / n in the
-                      optimiser's parameters; 0 = CORE_SFA_TOL */
+  double tol;      /* convergence: n g' H^-1 g < tol, with g and H the
+                      gradient and Hessian of -ln L / n (the Newton
+                      decrement: ln L is within about tol / 2 of its
+                      maximum and each estimate within about sqrt(tol)
+                      standard errors of it); 0 = CORE_SFA_TOL */
 } core_sfa_spec;
 
 /* Why the fit stopped (always set when core_sfa_fit returns CORE_OK). */
 typedef enum core_sfa_stop {
-  CORE_SFA_CONVERGED,  /* gradient test met (after Newton polishing) */
+  CORE_SFA_CONVERGED,  /* convergence test met (after Newton polishing) */
   CORE_SFA_WRONG_SKEW, /* OLS residuals not negatively skewed: no
                           inefficiency is identified; the result is the OLS
                           fit with gamma = 0 and efficiency 1 (as FRONTIER
@@ -55,6 +58,7 @@ typedef struct core_sfa_result {
   core_sfa_stop stop;
   size_t iterations; /* quasi-Newton iterations (plus Newton polish steps) */
   double grad_max;   /* largest |gradient| of -ln L / n at the end */
+  double decrement;  /* n g' H^-1 g at the end (below tol) */
 
   /* Estimation parameters: (b, sigma^2, gamma, [mu], [eta]) in this order;
    * n_par = k + 2 + truncated + time_varying. V (n_par x n_par, row-major)
@@ -95,7 +99,7 @@ typedef struct core_sfa_result {
    * exp(y) / efficiency (the trade the fundamentals allow, in levels). */
   double *xb, *resid, *efficiency, *frontier;
 
-  core_warnings warnings; /* e.g. wrong skew, Hessian not invertible */
+  core_warnings warnings; /* e.g. wrong skew */
 } core_sfa_result;
 
 /* Fits the stochastic frontier of y (= ln T, length n) on X (n x k; the
@@ -106,10 +110,11 @@ typedef struct core_sfa_result {
  * Start: OLS (core_ols_fit), then a grid over gamma = 0.05, 0.10, .., 0.95
  * refined by 0.01 around the best point, where s^2 = (SSR/n) / (1 - 2 gamma
  * / pi) and the intercept is b0 + sqrt(2 gamma s^2 / pi) (method of
- * moments, FRONTIER 4.1), mu = eta = 0. Then GSL BFGS2 on -ln L with the
- * analytic gradient until the largest |gradient| of -ln L / n is below tol,
- * polished by Newton steps on the Hessian (central differences of the
- * analytic gradient), which also gives the variance.
+ * moments, FRONTIER 4.1), mu = eta = 0. Then GSL BFGS2 on -ln L / n with
+ * the analytic gradient, preconditioned by the Cholesky factor of the
+ * Hessian at the grid point, polished by Newton steps on the Hessian
+ * (central differences of the analytic gradient), which also gives the
+ * variance; converged when the Newton decrement n g' H^-1 g < tol.
  *
  * Returns CORE_OK with *out owned by the caller (core_sfa_result_free),
  * including the WRONG_SKEW answer (see core_sfa_stop); or, with *out = NULL
@@ -121,11 +126,13 @@ typedef struct core_sfa_result {
  *   (T_i = 1 everywhere: eta is not identified); tol < 0.
  * CORE_ETOOFEW: n <= n_par.
  * CORE_ESINGULAR: X is collinear (OLS dropped a column; name says which).
- * CORE_ENOCONV: the optimiser stopped without meeting the gradient test
- *   (iteration limit, no progress away from a stationary point, or the
- *   estimates ran to the boundary gamma -> 0 or 1, sigma^2 -> 0 or Inf);
- *   msg says which.
- * CORE_ENOMEM, CORE_EINTERNAL (a GSL failure). Never aborts. */
+ * CORE_ENOCONV: the optimiser stopped without meeting the convergence
+ *   test (iteration limit; no progress short of the maximum; a Hessian that
+ *   is not negative definite where it stopped, e.g. mu running to -Inf in
+ *   the truncated model; or the estimates ran to the boundary gamma -> 0
+ *   or 1, sigma^2 -> 0 or Inf); msg says which.
+ * CORE_ENOMEM, CORE_EINTERNAL (a GSL failure, or a Hessian that cannot be
+ * inverted at a converged point). Never aborts. */
 core_status core_sfa_fit(const gsl_matrix *X, const gsl_vector *y,
                          bool has_intercept, const core_sfa_spec *spec,
                          core_sfa_result **out, core_err *err);
