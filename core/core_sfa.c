@@ -584,7 +584,7 @@ static void wrong_skew_result(const core_ols_result *ols, sfa_problem *p,
   }
 }
 
-/* Start: the FRONTIER 4.1 grid over gamma from OLS. theta gets the best
+/* Start: the FRONTIER 4.1 grid over gamma from OLS. theta receives the best
  * point; returns its gamma (NaN if no grid point has a finite ln L). */
 static double grid_start(sfa_problem *p, const core_ols_result *ols,
                          size_t icol, double *theta, double *trial) {
