@@ -1314,9 +1314,14 @@ static size_t complete_rows(const core_formula *f, const core_panel *p,
   for (size_t v = 0; v < f->n_vars; v++) {
     if (!needed[v]) continue;
     const double *col = cols[v];
+    /* A string key (reporter, partner) used as a fixed effect is present
+     * when its entry is not NULL. */
+    char *const *keys = col != NULL                              ? NULL
+                        : strcmp(f->vars[v], "reporter") == 0 ? p->reporter
+                                                               : p->partner;
     size_t miss = 0;
     for (size_t i = 0; i < p->n; i++) {
-      bool fin = isfinite(col[i]);
+      bool fin = col ? isfinite(col[i]) : keys != NULL && keys[i] != NULL;
       miss += !fin;
       ok[i] &= (unsigned char)fin;
     }
@@ -1328,9 +1333,32 @@ static size_t complete_rows(const core_formula *f, const core_panel *p,
   return m;
 }
 
-core_status core_design_build(const core_formula *f, const core_panel *p,
-                              core_design_mode mode, core_design **out,
-                              core_err *err) {
+/* Marks the variables of every fixed-effect factor ("a^b" names a and b)
+ * as needed, pointing cols at the numeric view of those that are not string
+ * keys, so that rows missing a factor are dropped. */
+static void mark_fe_vars(const core_formula *f, const core_panel *p,
+                         const double **cols, bool *needed) {
+  for (size_t i = 0; i < f->n_fe; i++) {
+    const char *label = f->fes[i].label;
+    while (*label) {
+      size_t len = strcspn(label, "^");
+      for (size_t v = 0; v < f->n_vars; v++) {
+        if (strlen(f->vars[v]) != len || strncmp(f->vars[v], label, len) != 0)
+          continue;
+        needed[v] = true;
+        bool key = strcmp(f->vars[v], "reporter") == 0 ||
+                   strcmp(f->vars[v], "partner") == 0;
+        if (!key && cols[v] == NULL) cols[v] = core_panel_column(p, f->vars[v]);
+      }
+      label += len;
+      if (*label == '^') label++;
+    }
+  }
+}
+
+static core_status design_build(const core_formula *f, const core_panel *p,
+                                core_design_mode mode, bool with_fe,
+                                core_design **out, core_err *err) {
   core_err_clear(err);
   if (out) *out = NULL;
   if (f == NULL || p == NULL || out == NULL)
@@ -1355,7 +1383,7 @@ core_status core_design_build(const core_formula *f, const core_panel *p,
   if (!cols || !needed || !resp_vars || !missing) goto nomem;
   st = resolve_vars(f, p, cols, err);
   if (st != CORE_OK) goto cleanup;
-  if (f->n_fe > 0) {
+  if (f->n_fe > 0 && !with_fe) {
     st = core_err_set(err, CORE_ENOTSUP,
                       "fixed effects ('| %s'%s) are not supported yet: "
                       "remove them or add the factors as regressors",
@@ -1367,6 +1395,7 @@ core_status core_design_build(const core_formula *f, const core_panel *p,
     for (size_t k = 0; k < f->terms[t].n_factors; k++)
       mark_vars(f, f->terms[t].factors[k], needed);
   mark_vars(f, f->resp, resp_vars);
+  if (with_fe) mark_fe_vars(f, p, cols, needed);
   if (mode == CORE_DESIGN_FIT)
     for (size_t v = 0; v < f->n_vars; v++)
       needed[v] |= resp_vars[v];
@@ -1398,11 +1427,13 @@ core_status core_design_build(const core_formula *f, const core_panel *p,
 
   d = calloc(1, sizeof *d);
   if (d == NULL) goto nomem;
-  size_t ncol = f->n_terms + (f->intercept ? 1 : 0);
+  /* Fixed effects absorb the constant. */
+  bool intercept = f->intercept && !(with_fe && f->n_fe > 0);
+  size_t ncol = f->n_terms + (intercept ? 1 : 0);
   d->n = m;
   d->p = ncol;
   d->n_missing = n - m;
-  d->has_intercept = f->intercept;
+  d->has_intercept = intercept;
   d->row = row;
   row = NULL;
   d->X = gsl_matrix_alloc(m, ncol);
@@ -1446,7 +1477,7 @@ core_status core_design_build(const core_formula *f, const core_panel *p,
 
   /* The regressors, column by column. */
   size_t j = 0;
-  if (f->intercept) {
+  if (intercept) {
     d->col_label[0] = strdup("(Intercept)");
     if (d->col_label[0] == NULL) goto nomem;
     d->col_kind[0] = CORE_TERM_INTERCEPT;
@@ -1505,4 +1536,16 @@ cleanup:
   free(fbuf);
   core_design_free(d);
   return st;
+}
+
+core_status core_design_build(const core_formula *f, const core_panel *p,
+                              core_design_mode mode, core_design **out,
+                              core_err *err) {
+  return design_build(f, p, mode, false, out, err);
+}
+
+core_status core_design_build_fe(const core_formula *f, const core_panel *p,
+                                 core_design_mode mode, core_design **out,
+                                 core_err *err) {
+  return design_build(f, p, mode, true, out, err);
 }

@@ -135,6 +135,16 @@ typedef struct core_design {
 core_status core_design_build(const core_formula *f, const core_panel *p,
                               core_design_mode mode, core_design **out,
                               core_err *err);
+/* As core_design_build, for estimators that absorb the fixed effects after
+ * '|': the formula may have them; rows where a factor's variable is missing
+ * (a NULL reporter or partner, a NaN numeric factor) are dropped and counted
+ * in n_missing like any other; and X has no intercept column when the
+ * formula has fixed effects (they absorb the constant; has_intercept is
+ * false then). The factors themselves are not in X: the caller builds them
+ * from the panel rows d->row (core_factor_from_panel). */
+core_status core_design_build_fe(const core_formula *f, const core_panel *p,
+                                 core_design_mode mode, core_design **out,
+                                 core_err *err);
 void core_design_free(core_design *d);
 
 #endif

@@ -1,5 +1,7 @@
 /* The gravitas process: reads the configuration, starts the HTTP front end
  * and runs until SIGTERM or SIGINT, then shuts down gracefully. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -18,6 +21,18 @@
 #include "srv_log.h"
 #include "srv_service.h"
 #include "store.h"
+
+/* The stop signals' self-pipe: the handler writes, main reads. */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig) {
+  int saved = errno;
+  unsigned char b = (unsigned char)sig;
+  /* A full pipe means a stop is already pending: nothing is lost. */
+  ssize_t r = write(stop_pipe[1], &b, 1);
+  (void)r;
+  errno = saved;
+}
 
 /* How long in-flight requests may take to finish after a stop signal. */
 #define SHUTDOWN_GRACE_MS 10000u
@@ -75,15 +90,30 @@ int main(int argc, char **argv) {
   /* Writes to a closed socket must fail with EPIPE, not kill the process:
    * libmicrohttpd and libcurl (with CURLOPT_NOSIGNAL) leave it to us. */
   signal(SIGPIPE, SIG_IGN);
-  /* SIGTERM and SIGINT are blocked in every thread (the daemon's threads
-   * inherit the mask) and taken synchronously with sigwait below, so no
-   * work ever runs inside a signal handler. */
+  /* SIGTERM and SIGINT only write their number to a pipe that the main
+   * thread reads once the server runs, so no work ever runs inside a signal
+   * handler. A handler (rather than sigwait) is needed because threads that
+   * libraries start before main (OpenBLAS's pool) do not block the signals:
+   * with the default action, a stop signal taken by one of them would kill
+   * the process without a graceful shutdown. The server's own threads block
+   * them (they inherit the mask set around their creation). */
+  if (pipe(stop_pipe) != 0 || fcntl(stop_pipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
+      fcntl(stop_pipe[1], F_SETFD, FD_CLOEXEC) != 0) {
+    SRV_LOG_ERROR("start", "cannot create the stop pipe");
+    goto cleanup;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
-  if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
-    SRV_LOG_ERROR("start", "cannot block the stop signals");
+  if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+      pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
+    SRV_LOG_ERROR("start", "cannot handle the stop signals");
     goto cleanup;
   }
 
@@ -136,8 +166,21 @@ int main(int argc, char **argv) {
     SRV_LOG_ERROR("start", "default model: %s", ready.default_error);
   }
 
+  /* The daemon's threads exist now and keep the blocked mask; the main
+   * thread takes the stop signals from here on. */
+  pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
   int sig = 0;
-  while (sigwait(&stop, &sig) != 0) {
+  for (;;) {
+    unsigned char b = 0;
+    ssize_t r = read(stop_pipe[0], &b, 1);
+    if (r == 1) {
+      sig = b;
+      break;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    SRV_LOG_ERROR("signal", "the stop pipe failed");
+    sig = SIGTERM;
+    break;
   }
   srv_log_json("info", "shutdown",
                json_pack("{s:s, s:i}", "signal",

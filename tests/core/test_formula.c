@@ -865,6 +865,42 @@ Test(formula_design, fixed_effects_are_not_supported_yet) {
   core_panel_free(p);
 }
 
+/* The fixed-effect design: the formula's factors are accepted, the constant
+ * is absorbed (no intercept column), and rows missing a factor's variable
+ * are dropped like rows missing a regressor. */
+Test(formula_design, fixed_effects_design_for_absorbing_estimators) {
+  core_panel *p = make_panel();
+  const char *rep[NROWS] = {"CHN", "CHN", NULL, "CHN", "USA", "USA"};
+  const int years[NROWS] = {2015, 2016, 2017, 2018, 2019, 2020};
+  cr_assert_eq(core_panel_set_keys(p, rep, NULL, years, NULL), CORE_OK);
+  core_formula *f = parse_ok("log(etrade) ~ log(x) + z | reporter + year");
+  core_design *d = NULL;
+  core_err err;
+  cr_assert_eq(core_design_build_fe(f, p, CORE_DESIGN_FIT, &d, &err), CORE_OK,
+               "%s", err.msg);
+  cr_assert_eq(d->p, 2u);
+  cr_assert_not(d->has_intercept);
+  cr_assert_str_eq(d->col_label[0], "log(x)");
+  cr_assert_str_eq(d->col_label[1], "z");
+  cr_assert_eq(d->n, NROWS - 1);
+  cr_assert_eq(d->n_missing, 1u);
+  for (size_t i = 0; i < d->n; i++)
+    cr_assert_neq(d->row[i], 2u, "the row without a reporter is dropped");
+  cr_assert_eq(gsl_matrix_get(d->X, 2, 0), log(X[3]));
+  cr_assert_eq(gsl_vector_get(d->y, 2), log(Y[3]));
+  core_design_free(d);
+  /* Without fixed effects it is the ordinary design. */
+  core_formula_free(f);
+  f = parse_ok("log(etrade) ~ z");
+  cr_assert_eq(core_design_build_fe(f, p, CORE_DESIGN_PREDICT, &d, &err),
+               CORE_OK);
+  cr_assert(d->has_intercept);
+  cr_assert_eq(d->n, NROWS);
+  core_design_free(d);
+  core_formula_free(f);
+  core_panel_free(p);
+}
+
 Test(formula_design, too_few_rows) {
   core_panel *p = make_panel();
   for (size_t i = 0; i < NROWS; i++)

@@ -62,7 +62,8 @@ class Nist(g.ServerTestCase, unittest.TestCase):
         req = {"data": {"columns": cols}, "formula": formula,
                "estimator": "ols", "vcov": "classical"}
         r = self.srv.post("/v1/models", req)
-        self.assertEqual(r.status, 201, r.text)
+        # 201 when this server fits it first, 200 when another test did.
+        self.assertIn(r.status, (200, 201), r.text)
         return req, r.json, cert, terms
 
     def check(self, name):
@@ -157,21 +158,21 @@ class Nist(g.ServerTestCase, unittest.TestCase):
                                          "formula": formula})
         b = self.srv.post("/v1/models", {"data": {"rows": rows},
                                          "formula": formula})
-        self.assertEqual(a.status, 201, a.text)
-        self.assertIn(b.status, (200, 201), b.text)
+        self.assertIn(a.status, (200, 201), a.text)
+        self.assertEqual(b.status, 200, b.text)
         self.assertEqual(a.json["coefficients"], b.json["coefficients"])
         self.assertEqual(a.json["fit"], b.json["fit"])
         # The same request again gives the same ids (content hashes).
         c = self.srv.post("/v1/models", {"data": {"columns": cols},
                                          "formula": formula})
-        self.assertIn(c.status, (200, 201), c.text)
-        self.assertEqual(c.json["id"], a.json["id"])
+        self.assertEqual(c.status, 200, c.text)
+        self.assertEqual(c.json, a.json)
         self.assertEqual(c.json["dataset_id"], a.json["dataset_id"])
         self.assertEqual(c.json["coefficients"], a.json["coefficients"])
         # Another spec on the same data: same dataset, another model.
         d = self.srv.post("/v1/models", {"data": {"columns": cols},
                                          "formula": formula, "vcov": "hc1"})
-        self.assertEqual(d.status, 201, d.text)
+        self.assertIn(d.status, (200, 201), d.text)
         self.assertEqual(d.json["dataset_id"], a.json["dataset_id"])
         self.assertNotEqual(d.json["id"], a.json["id"])
         self.assertEqual(d.json["vcov"], "hc1")
@@ -185,7 +186,7 @@ class Nist(g.ServerTestCase, unittest.TestCase):
         for v in ("hc0", "hc1"):
             r = self.srv.post("/v1/models", {"data": {"columns": cols},
                                              "formula": "y ~ x", "vcov": v})
-            self.assertEqual(r.status, 201, r.text)
+            self.assertIn(r.status, (200, 201), r.text)
             res[v] = r.json
         n, k = res["hc0"]["fit"]["n"], res["hc0"]["fit"]["k"]
         for c0, c1 in zip(res["hc0"]["coefficients"],
