@@ -656,8 +656,13 @@ static bool potentials(model_ctx *c) {
     c->xb[i] = s;
     c->actual[i] = gsl_vector_get(d->y_level, i);
   }
-  double factor = core_smearing_factor(c->pot.smearing, c->ols->resid,
-                                       c->ols->n, c->ols->sigma2);
+  /* The retransformation factor only exists for a response in logs; a
+   * response in levels is predicted by x b itself (factor 1). */
+  double factor =
+      core_formula_response_kind(c->formula) == CORE_TERM_LEVEL
+          ? 1.0
+          : core_smearing_factor(c->pot.smearing, c->ols->resid, c->ols->n,
+                                 c->ols->sigma2);
   c->factor = factor;
   core_err_clear(&err);
   st = core_potential(&c->pot, core_formula_response_kind(c->formula), factor,
