@@ -51,10 +51,13 @@ test-sanitize: deps
 # The e2e suite with the server under valgrind memcheck (build-vg/,
 # RelWithDebInfo; ctest label "valgrind", see tests/e2e/README.md). A server
 # with memory errors or definite/indirect leaks at exit fails its test.
+# Logs of failing servers stay in $(VG_BUILD)/valgrind-logs.
 test-valgrind: deps
-	@command -v valgrind >/dev/null || { echo "test-valgrind: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+	@command -v valgrind >/dev/null || { echo "test-valgrind: installing valgrind" >&2; \
+	  $$([ "$$(id -u)" -ne 0 ] && echo sudo) apt-get install -y --no-install-recommends valgrind; }
 	@cmake -S . -B $(VG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRAVITAS_VALGRIND=ON >/dev/null
 	@cmake --build $(VG_BUILD) -j $(JOBS) --target gravitas
+	@rm -rf $(VG_BUILD)/valgrind-logs
 	cd $(VG_BUILD) && ctest --output-on-failure -L valgrind
 
 format:

@@ -11,6 +11,7 @@ Environment:
   GRAVITAS_VALGRIND_LOG_DIR  where the valgrind logs go (default: the
                        system temporary directory); a clean run's log is
                        deleted, a failing one is kept and named in the error
+                       (so is the log of a server a test kills with SIGKILL)
 
 Only the Python standard library plus python3-yaml and python3-jsonschema
 (Debian packages) are used, so the suite runs under /usr/bin/python3.
@@ -380,9 +381,11 @@ class Server:
         if vg is None:
             raise ServerError("GRAVITAS_VALGRIND is set but valgrind is not "
                               "installed (apt-get install valgrind)")
+        log_dir = os.environ.get("GRAVITAS_VALGRIND_LOG_DIR") or None
+        if log_dir:
+            os.makedirs(log_dir, exist_ok=True)
         fd, self.valgrind_log = tempfile.mkstemp(
-            prefix="gravitas-vg-", suffix=".log",
-            dir=os.environ.get("GRAVITAS_VALGRIND_LOG_DIR") or None)
+            prefix="gravitas-vg-", suffix=".log", dir=log_dir)
         os.close(fd)
         argv = [vg, "--tool=memcheck", "--leak-check=full",
                 "--show-leak-kinds=definite,indirect",
