@@ -93,7 +93,8 @@ static double ref_value(const char *model, const char *vcov, const char *stat,
 }
 
 /* Asserts got ~ want to rel relative and returns the digits achieved. */
-static double check_rel(const char *what, double got, double want, double rel) {
+__attribute__((unused)) static double check_rel(const char *what, double got,
+                                                double want, double rel) {
   double err = fabs(got - want) / fmax(fabs(want), 1e-300);
   double digits = err > 0 ? -log10(err) : 17.0;
   cr_assert(err <= rel, "%s: got %.17g, R %.17g (rel err %.3g)", what, got,

@@ -1,0 +1,246 @@
+/* core_hdfe: factors from a panel (keys, numeric columns, interactions,
+ * missing keys), iterative singleton dropping (fixest's rule, counts checked
+ * against R in tests/reference/panel), the weighted demeaning against the
+ * closed form, convergence failure, df absorbed and the error paths. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "core_hdfe.h"
+#include "tests/reference/panel/fixture.h"
+
+static void setup(void) {
+  gsl_set_error_handler_off();
+}
+
+TestSuite(hdfe, .init = setup);
+
+Test(hdfe, factors_from_panel_keys_columns_and_interactions) {
+  core_panel *p = panel_load();
+  size_t n = p->n, *a = malloc(n * sizeof *a), na;
+  cr_assert_eq(core_factor_from_panel(p, "reporter", NULL, a, &na, NULL),
+               CORE_OK);
+  cr_assert_eq(na, 30);
+  cr_assert_eq(a[0], 0);
+  cr_assert_eq(core_factor_from_panel(p, "year", NULL, a, &na, NULL), CORE_OK);
+  cr_assert_eq(na, 8);
+  cr_assert_eq(core_factor_from_panel(p, "band", NULL, a, &na, NULL), CORE_OK);
+  cr_assert_eq(na, 5);
+  cr_assert_eq(core_factor_from_panel(p, "reporter ^ year", NULL, a, &na, NULL),
+               CORE_OK);
+  cr_assert_eq(na, 240);
+  cr_assert_eq(
+      core_factor_from_panel(p, "reporter^partner", NULL, a, &na, NULL),
+      CORE_OK);
+  cr_assert_eq(na, 870);
+  bool *use = calloc(n, sizeof *use);
+  use[0] = use[1] = true;
+  cr_assert_eq(core_factor_from_panel(p, "partner", use, a, &na, NULL),
+               CORE_OK);
+  cr_assert_eq(na, 1); /* rows 0 and 1: C01-C02 in 2010 and 2011 */
+  cr_assert_eq(a[2], CORE_HDFE_NO_LEVEL);
+  core_err e;
+  cr_assert_eq(core_factor_from_panel(p, "nosuch", NULL, a, &na, &e),
+               CORE_EUNKNOWN_VAR);
+  cr_assert_str_eq(e.name, "nosuch");
+  cr_assert_eq(core_factor_from_panel(p, "reporter^^year", NULL, a, &na, &e),
+               CORE_EINVAL);
+  cr_assert_eq(core_factor_from_panel(p, "", NULL, a, &na, &e), CORE_EINVAL);
+  cr_assert_eq(core_factor_from_panel(NULL, "year", NULL, a, &na, &e),
+               CORE_EINVAL);
+  /* A missing numeric value has no level. */
+  double v[3] = {1.5, NAN, 1.5};
+  core_panel *q = core_panel_alloc(3);
+  cr_assert_eq(core_panel_add_column(q, "g", v, NULL, NULL), CORE_OK);
+  cr_assert_eq(core_factor_from_panel(q, "g", NULL, a, &na, NULL), CORE_OK);
+  cr_assert_eq(na, 1);
+  cr_assert_eq(a[1], CORE_HDFE_NO_LEVEL);
+  cr_assert_eq(core_factor_from_panel(q, "reporter", NULL, a, &na, &e),
+               CORE_EUNKNOWN_VAR);
+  core_panel_free(q);
+  free(use);
+  free(a);
+  core_panel_free(p);
+}
+
+Test(hdfe, singletons_iterate_like_fixest) {
+  /* Row 4 is alone in A=2; dropping it leaves row 3 alone in B=1, whose
+   * removal leaves row 2 alone in A=1: three rounds. */
+  size_t A[6] = {0, 0, 1, 1, 2, 0}, B[6] = {0, 0, 0, 1, 1, 0};
+  const size_t *lev[2] = {A, B};
+  size_t nl[2] = {3, 2}, dropped;
+  bool keep[6] = {true, true, true, true, true, true};
+  cr_assert_eq(core_hdfe_drop_singletons(6, 2, lev, nl, keep, &dropped, NULL),
+               CORE_OK);
+  cr_assert_eq(dropped, 3);
+  cr_assert(keep[0] && keep[1] && keep[5]);
+  cr_assert_not(keep[2] || keep[3] || keep[4]);
+  /* Counts on the generated panel equal R's iterative rule. */
+  core_panel *p = panel_load();
+  size_t n = p->n, *pr = malloc(n * sizeof *pr), *yr = malloc(n * sizeof *yr);
+  size_t npr, nyr;
+  cr_assert_eq(core_factor_from_panel(p, "pair", NULL, pr, &npr, NULL),
+               CORE_OK);
+  cr_assert_eq(core_factor_from_panel(p, "year", NULL, yr, &nyr, NULL),
+               CORE_OK);
+  bool *k = malloc(n * sizeof *k);
+  for (size_t i = 0; i < n; i++)
+    k[i] = true;
+  const size_t *l2[2] = {pr, yr};
+  size_t nl2[2] = {npr, nyr};
+  cr_assert_eq(core_hdfe_drop_singletons(n, 2, l2, nl2, k, &dropped, NULL),
+               CORE_OK);
+  cr_assert_eq(dropped, (size_t)ref_value("M2", "-", "singletons", "-"));
+  /* Errors. */
+  core_err e;
+  cr_assert_eq(core_hdfe_drop_singletons(6, 2, lev, nl, NULL, &dropped, &e),
+               CORE_EINVAL);
+  cr_assert_eq(core_hdfe_drop_singletons(6, 0, lev, nl, keep, &dropped, &e),
+               CORE_EINVAL);
+  size_t bad[6] = {0, 0, 7, 1, 2, 0};
+  const size_t *lb[2] = {bad, B};
+  for (int i = 0; i < 6; i++)
+    keep[i] = true;
+  cr_assert_eq(core_hdfe_drop_singletons(6, 2, lb, nl, keep, &dropped, &e),
+               CORE_EINVAL);
+  free(k);
+  free(pr);
+  free(yr);
+  core_panel_free(p);
+}
+
+/* Weighted two-way demeaning against the normal equations solved densely. */
+Test(hdfe, weighted_demeaning_matches_dense_least_squares) {
+  enum { N = 40 };
+  size_t A[N], B[N], C[N];
+  double x[N], w[N], x0[N];
+  for (size_t i = 0; i < N; i++) {
+    A[i] = (i * 7) % 6;
+    B[i] = (i * 3 + i / 6) % 5;
+    C[i] = (i / 4) % 3;
+    x[i] = x0[i] = sin(0.7 * (double)i) * 3.0 + 0.1 * (double)i;
+    w[i] = 0.5 + fabs(cos(1.3 * (double)i));
+  }
+  const size_t *lev[3] = {A, B, C};
+  size_t nl[3] = {6, 5, 3};
+  for (size_t nf = 1; nf <= 3; nf++) {
+    core_hdfe *h = NULL;
+    cr_assert_eq(core_hdfe_alloc(N, nf, lev, nl, NULL, &h, NULL), CORE_OK);
+    memcpy(x, x0, sizeof x);
+    double *cols[1] = {x};
+    core_hdfe_opts o = {1e-13, 1000};
+    core_hdfe_info info;
+    cr_assert_eq(core_hdfe_demean(h, cols, 1, w, &o, &info, NULL), CORE_OK);
+    cr_assert(info.converged);
+    if (nf == 1) cr_assert_eq(info.iterations, 1);
+    /* Weighted residual is orthogonal to every dummy: sum_l w x~ = 0. */
+    for (size_t f = 0; f < nf; f++)
+      for (size_t l = 0; l < nl[f]; l++) {
+        double s = 0;
+        for (size_t i = 0; i < N; i++)
+          if (lev[f][i] == l) s += w[i] * x[i];
+        cr_assert(fabs(s) < 1e-10, "nf %zu factor %zu level %zu: %g", nf, f, l,
+                  s);
+      }
+    /* The recovered effects rebuild x0 - x~. */
+    double fe0[6], fe1[5], fe2[3];
+    double *fe[3] = {fe0, fe1, fe2};
+    cr_assert_eq(core_hdfe_recover_fe(h, x0, w, &o, fe, &info, NULL), CORE_OK);
+    for (size_t i = 0; i < N; i++) {
+      double s = 0;
+      for (size_t f = 0; f < nf; f++)
+        s += fe[f][lev[f][i]];
+      cr_assert(fabs(x0[i] - s - x[i]) < 1e-10);
+    }
+    for (size_t f = 1; f < nf; f++)
+      cr_assert_eq(fe[f][0], 0.0);
+    bool exact;
+    size_t df = core_hdfe_df_absorbed(h, NULL, &exact);
+    cr_assert_eq(df, nf == 1 ? 6 : nf == 2 ? 10 : 12);
+    cr_assert_eq(exact, nf < 3);
+    core_hdfe_free(h);
+  }
+}
+
+Test(hdfe, components_and_nested_df) {
+  /* Two disconnected blocks: A {0,1} x B {0,1} and A {2} x B {2}. */
+  size_t A[6] = {0, 1, 0, 1, 2, 2}, B[6] = {0, 0, 1, 1, 2, 2};
+  const size_t *lev[2] = {A, B};
+  size_t nl[2] = {3, 3};
+  core_hdfe *h = NULL;
+  cr_assert_eq(core_hdfe_alloc(6, 2, lev, nl, NULL, &h, NULL), CORE_OK);
+  cr_assert_eq(core_hdfe_components(h), 2);
+  cr_assert_eq(core_hdfe_df_absorbed(h, NULL, NULL), 4);
+  size_t cl[6] = {0, 1, 0, 1, 2, 2}; /* A nested in cl, B not */
+  cr_assert(core_hdfe_nested_in(h, 0, cl));
+  cr_assert_not(core_hdfe_nested_in(h, 1, cl));
+  bool nested[2] = {true, false};
+  cr_assert_eq(core_hdfe_df_absorbed(h, nested, NULL), 3);
+  bool both[2] = {true, true};
+  cr_assert_eq(core_hdfe_df_absorbed(h, both, NULL), 1);
+  core_hdfe_free(h);
+}
+
+Test(hdfe, convergence_failure_and_errors) {
+  core_panel *p = panel_load();
+  size_t n = p->n, *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), na,
+         nb;
+  cr_assert_eq(core_factor_from_panel(p, "reporter^year", NULL, a, &na, NULL),
+               CORE_OK);
+  cr_assert_eq(core_factor_from_panel(p, "partner^year", NULL, b, &nb, NULL),
+               CORE_OK);
+  const size_t *lev[2] = {a, b};
+  size_t nl[2] = {na, nb};
+  core_hdfe *h = NULL;
+  cr_assert_eq(core_hdfe_alloc(n, 2, lev, nl, NULL, &h, NULL), CORE_OK);
+  double *x = malloc(n * sizeof *x);
+  memcpy(x, core_panel_column(p, "ltrade"), n * sizeof *x);
+  double *cols[1] = {x};
+  core_hdfe_opts o = {1e-15, 1};
+  core_hdfe_info info;
+  core_err e;
+  cr_assert_eq(core_hdfe_demean(h, cols, 1, NULL, &o, &info, &e), CORE_ENOCONV);
+  cr_assert_not(info.converged);
+  cr_assert_eq(info.iterations, 1);
+  o.tol = 0;
+  cr_assert_eq(core_hdfe_demean(h, cols, 1, NULL, &o, &info, &e), CORE_EINVAL);
+  cr_assert_eq(core_hdfe_demean(NULL, cols, 1, NULL, NULL, &info, &e),
+               CORE_EINVAL);
+  double *nul[1] = {NULL};
+  cr_assert_eq(core_hdfe_demean(h, nul, 1, NULL, NULL, &info, &e), CORE_EINVAL);
+  double *w = malloc(n * sizeof *w);
+  for (size_t i = 0; i < n; i++)
+    w[i] = 1.0;
+  w[5] = -1.0;
+  core_err_clear(&e);
+  cr_assert_eq(core_hdfe_demean(h, cols, 1, w, NULL, &info, &e), CORE_EINVAL);
+  cr_assert_eq(e.rows[0], 5);
+  x[7] = NAN;
+  cr_assert_eq(core_hdfe_demean(h, cols, 1, NULL, NULL, &info, &e),
+               CORE_EINVAL);
+  cr_assert_eq(core_hdfe_recover_fe(h, x, NULL, NULL, NULL, &info, &e),
+               CORE_EINVAL);
+  core_hdfe_free(h);
+  /* alloc errors: no kept row; NO_LEVEL on a kept row. */
+  bool *none = calloc(n, sizeof *none);
+  cr_assert_eq(core_hdfe_alloc(n, 2, lev, nl, none, &h, &e), CORE_ETOOFEW);
+  cr_assert_null(h);
+  a[3] = CORE_HDFE_NO_LEVEL;
+  core_err_clear(&e);
+  cr_assert_eq(core_hdfe_alloc(n, 2, lev, nl, NULL, &h, &e), CORE_EINVAL);
+  cr_assert_eq(e.rows[0], 3);
+  cr_assert_eq(core_hdfe_alloc(n, 0, lev, nl, NULL, &h, &e), CORE_EINVAL);
+  cr_assert_eq(core_hdfe_alloc(n, 2, lev, nl, NULL, NULL, &e), CORE_EINVAL);
+  core_hdfe_free(NULL);
+  free(none);
+  free(w);
+  free(x);
+  free(a);
+  free(b);
+  core_panel_free(p);
+}
