@@ -317,8 +317,15 @@ static void predict(const api_request *req, api_response *res,
   if (st != CORE_OK) {
     api_error_code c = api_core_code(st, false);
     if (st == CORE_EDOMAIN && err.n_rows > 0 && err.name[0] != '\0') {
+      /* A term such as log(x * z) has no cell of its own: name the row. */
       char ptr[API_POINTER_MAX];
-      api_data_cell_pointer(&p->data, err.rows[0], err.name, ptr, sizeof ptr);
+      if (core_panel_find(p->data.panel, err.name) >= 0)
+        api_data_cell_pointer(&p->data, err.rows[0], err.name, ptr,
+                              sizeof ptr);
+      else if (p->data.form == API_DATA_ROWS)
+        api_pointer_index(ptr, sizeof ptr, "/data/rows", err.rows[0]);
+      else
+        snprintf(ptr, sizeof ptr, "/data/columns");
       api_errors_add(&p->errs, ptr, "%s", err.msg);
     } else {
       api_errors_add(&p->errs, "/data", "%s", err.msg);
@@ -364,9 +371,28 @@ static void predict(const api_request *req, api_response *res,
   }
   free(beta);
   core_err_clear(&err);
-  st = core_potential(&v->pot, core_formula_response_kind(v->formula),
-                      v->factor, p->xb, p->actual, p->d->n, p->rows,
-                      &p->warnings, &err);
+  if (v->pot.method == CORE_POT_FRONTIER) {
+    /* A frontier model predicts the frontier exp(x b) of new rows; their
+     * efficiency (K) needs their noise, which is not known. */
+    for (size_t i = 0; i < p->d->n; i++) {
+      p->xb[i] = exp(p->xb[i]);
+      p->actual[i] = NAN;
+    }
+    st = core_potential_frontier(&v->pot, p->actual, p->xb,
+                                 p->actual, p->d->n, p->rows, &err);
+    for (size_t i = 0; i < p->d->n; i++) {
+      p->xb[i] = log(p->xb[i]);
+      p->rows[i].actual = gsl_vector_get(p->d->y_level, i);
+    }
+    if (st == CORE_OK)
+      st = core_warn(&p->warnings,
+                     "a stochastic frontier predicts the frontier exp(x b) of "
+                     "new rows; their efficiency K is unknown and null");
+  } else {
+    st = core_potential(&v->pot, core_formula_response_kind(v->formula),
+                        v->factor, p->xb, p->actual, p->d->n, p->rows,
+                        &p->warnings, &err);
+  }
   if (st != CORE_OK) {
     api_errors_add(&p->errs, "", "%s", err.msg);
     api_problem(res, api_core_code(st, false), &p->errs,
