@@ -371,28 +371,9 @@ static void predict(const api_request *req, api_response *res,
   }
   free(beta);
   core_err_clear(&err);
-  if (v->pot.method == CORE_POT_FRONTIER) {
-    /* A frontier model predicts the frontier exp(x b) of new rows; their
-     * efficiency (K) needs their noise, which is not known. */
-    for (size_t i = 0; i < p->d->n; i++) {
-      p->xb[i] = exp(p->xb[i]);
-      p->actual[i] = NAN;
-    }
-    st = core_potential_frontier(&v->pot, p->actual, p->xb,
-                                 p->actual, p->d->n, p->rows, &err);
-    for (size_t i = 0; i < p->d->n; i++) {
-      p->xb[i] = log(p->xb[i]);
-      p->rows[i].actual = gsl_vector_get(p->d->y_level, i);
-    }
-    if (st == CORE_OK)
-      st = core_warn(&p->warnings,
-                     "a stochastic frontier predicts the frontier exp(x b) of "
-                     "new rows; their efficiency K is unknown and null");
-  } else {
-    st = core_potential(&v->pot, core_formula_response_kind(v->formula),
-                        v->factor, p->xb, p->actual, p->d->n, p->rows,
-                        &p->warnings, &err);
-  }
+  st = core_potential(&v->pot, core_formula_response_kind(v->formula),
+                      v->factor, p->xb, p->actual, p->d->n, p->rows,
+                      &p->warnings, &err);
   if (st != CORE_OK) {
     api_errors_add(&p->errs, "", "%s", err.msg);
     api_problem(res, api_core_code(st, false), &p->errs,
