@@ -18,6 +18,12 @@ deps:
 contract-deps: deps
 	@bash tests/contract/setup.sh
 
+# The deploy checkers for ctest's deploy_* tests (npm ci into
+# tests/deploy/node_modules, only when missing or the lock changed).
+.PHONY: deploy-deps
+deploy-deps: deps
+	@bash tests/deploy/setup.sh
+
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -25,7 +31,7 @@ build: deps
 run: build
 	./$(BUILD)/gravitas
 
-test: build contract-deps
+test: build contract-deps deploy-deps
 	cd $(BUILD) && ctest --output-on-failure -j 2
 
 # Every test (unit and e2e) built with ASan+UBSan. Criterion runs each test

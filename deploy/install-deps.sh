@@ -31,6 +31,8 @@ esac
 if [ "${1:-}" != "--runtime" ]; then
   command -v node >/dev/null 2>&1 || want+=(nodejs)
   command -v npm >/dev/null 2>&1 || want+=(npm)
+  # systemd-analyze checks deploy/gravitas.service (ctest deploy_systemd).
+  command -v systemd-analyze >/dev/null 2>&1 || want+=(systemd)
 fi
 
 missing=()
