@@ -4,6 +4,7 @@
  * a binary search, no parsing, no store access on a cache hit. */
 #include "api.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,23 +41,42 @@ static json_t *model_json(const api_model_view *v) {
                    "formula", v->formula_text);
 }
 
+/* Appends the distinct years of rows to buf as an increasing comma list.
+ * The rows of several partners are each in year order but not together, so
+ * each pass takes the smallest year above the last one shown. */
+static void list_years(const api_model_view *v, size_t first, size_t n,
+                       char *buf, size_t bufsz) {
+  size_t used = strlen(buf);
+  long long last = LLONG_MIN;
+  for (size_t shown = 0; shown < LIST_IN_DETAIL; shown++) {
+    long long next = LLONG_MAX;
+    for (size_t i = first; i < first + n; i++) {
+      const api_pot_entry *e = &v->pot_rows[i];
+      if (e->has_year && e->year > last && e->year < next) next = e->year;
+    }
+    if (next == LLONG_MAX) return;
+    int k =
+        snprintf(buf + used, bufsz - used, "%s%lld", shown ? ", " : "", next);
+    if (k < 0 || (size_t)k >= bufsz - used) return;
+    used += (size_t)k;
+    last = next;
+  }
+}
+
 /* Appends distinct values (strings of key, or years) of rows to buf as a
  * comma list. */
 static void list_values(const api_model_view *v, size_t first, size_t n,
                         int what, char *buf, size_t bufsz) {
+  if (what == 2) {
+    list_years(v, first, n, buf, bufsz);
+    return;
+  }
   size_t used = strlen(buf), shown = 0;
   const char *last = NULL;
-  int last_year = 0;
-  bool have_year = false;
   for (size_t i = first; i < first + n && shown < LIST_IN_DETAIL; i++) {
     const api_pot_entry *e = &v->pot_rows[i];
     char item_text[80];
-    if (what == 2) {
-      if (!e->has_year || (have_year && e->year == last_year)) continue;
-      last_year = e->year;
-      have_year = true;
-      snprintf(item_text, sizeof item_text, "%d", e->year);
-    } else {
+    {
       const char *s = what == 0 ? e->reporter : e->partner;
       if (s == NULL || (last && strcmp(last, s) == 0)) continue;
       /* Partners of one reporter are sorted, reporters too: duplicates are
@@ -101,6 +121,8 @@ void api_get_potential(const api_request *req, api_response *res) {
   /* The answer depends only on the model and the query (the URL). */
   if (api_etag_matches(req->if_none_match, v->etag)) {
     res->status = 304;
+    /* RFC 9110 15.4.5: a 304 carries the Cache-Control a 200 would. */
+    api_response_header(res, "Cache-Control", "public, max-age=60");
     api_response_header(res, "ETag", v->etag);
     api_model_close(&ref);
     return;
@@ -120,8 +142,8 @@ void api_get_potential(const api_request *req, api_response *res) {
   if (partner != NULL) {
     size_t pc = 0;
     size_t pf = api_model_view_find(v, reporter, partner, &pc);
-    const api_pot_entry *e = pc ? pick(&v->pot_rows[pf], pc, want_year, year)
-                                : NULL;
+    const api_pot_entry *e =
+        pc ? pick(&v->pot_rows[pf], pc, want_year, year) : NULL;
     if (pc == 0) {
       snprintf(detail, sizeof detail,
                "The model has no pair %.64s-%.64s; partners of %.64s: ",
