@@ -133,6 +133,11 @@ static void read_potential_spec(api_model_view *v, const json_t *root) {
   v->has_potential_spec = true;
 }
 
+/* A key of a potential row: absent, null or a string. */
+static bool key_ok(const json_t *k) {
+  return k == NULL || json_is_null(k) || json_is_string(k);
+}
+
 static bool read_potentials(api_model_view *v, const json_t *root) {
   const json_t *rows = json_object_get(root, "potentials");
   if (rows == NULL) return true;
@@ -145,6 +150,9 @@ static bool read_potentials(api_model_view *v, const json_t *root) {
   const json_t *r;
   json_array_foreach(rows, i, r) {
     api_pot_entry *e = &v->pot_rows[i];
+    if (!json_is_object(r) || !key_ok(json_object_get(r, "reporter")) ||
+        !key_ok(json_object_get(r, "partner")))
+      return false;
     e->reporter = intern(v, json_object_get(r, "reporter"), &fail);
     e->partner = intern(v, json_object_get(r, "partner"), &fail);
     const json_t *year = json_object_get(r, "year");
