@@ -163,7 +163,9 @@ bool api_canon_dataset_id(const core_panel *p,
 }
 
 static const char *method_name(core_pot_method m) {
-  return m == CORE_POT_LOG ? "log" : "level";
+  return m == CORE_POT_LOG        ? "log"
+         : m == CORE_POT_FRONTIER ? "frontier"
+                                  : "level";
 }
 
 static const char *smearing_name(core_smearing s) {
@@ -185,19 +187,27 @@ char *api_canon_model_spec(const api_model_spec *spec) {
   "potential.smearing=%s\n"                                                    \
   "potential.thresholds=%.17g,%.17g\n"                                         \
   "interpolate=%s\n"                                                           \
-  "confidence=%.17g\n"
+  "confidence=%.17g\n"                                                         \
+  "%s%s%s"
+  /* Estimator options are a line of their own only when there are any, so
+   * that the ids of models without options never change. */
+  const char *opt = spec->options && spec->options[0] ? spec->options : NULL;
+  const char *opt_key = opt ? "options=" : "", *opt_end = opt ? "\n" : "";
+  if (opt == NULL) opt = "";
   int len =
       snprintf(NULL, 0, SPEC_FORMAT, spec->formula, spec->estimator, spec->vcov,
                method_name(spec->potential.method),
                smearing_name(spec->potential.smearing), spec->potential.lo,
-               spec->potential.hi, spec->interpolate, spec->confidence);
+               spec->potential.hi, spec->interpolate, spec->confidence,
+               opt_key, opt, opt_end);
   if (len < 0) return NULL;
   char *text = malloc((size_t)len + 1);
   if (text == NULL) return NULL;
   snprintf(text, (size_t)len + 1, SPEC_FORMAT, spec->formula, spec->estimator,
            spec->vcov, method_name(spec->potential.method),
            smearing_name(spec->potential.smearing), spec->potential.lo,
-           spec->potential.hi, spec->interpolate, spec->confidence);
+           spec->potential.hi, spec->interpolate, spec->confidence, opt_key,
+           opt, opt_end);
   return text;
 #undef SPEC_FORMAT
 }

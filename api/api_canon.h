@@ -49,6 +49,9 @@ typedef struct api_model_spec {
   core_pot_spec potential; /* method, smearing, thresholds */
   const char *interpolate; /* "none", "linear", "nearest" */
   double confidence;       /* e.g. 0.95 */
+  /* Estimator options in a fixed order, "key=value;key=value" (e.g.
+   * "inefficiency=half_normal;time=bc92"); NULL or "" when none. */
+  const char *options;
 } api_model_spec;
 
 /* The canonical text of a spec (malloc'd, caller frees), one "key=value"

@@ -371,9 +371,33 @@ static void predict(const api_request *req, api_response *res,
   }
   free(beta);
   core_err_clear(&err);
-  st = core_potential(&v->pot, core_formula_response_kind(v->formula),
-                      v->factor, p->xb, p->actual, p->d->n, p->rows,
-                      &p->warnings, &err);
+  if (v->pot.method == CORE_POT_FRONTIER) {
+    /* A frontier model predicts the frontier exp(x b) of new rows; their
+     * efficiency (K) needs their noise, which is not known. */
+    size_t m = p->d->n ? p->d->n : 1;
+    double *frontier = malloc(2 * m * sizeof *frontier);
+    if (frontier == NULL) {
+      api_errors_add(&p->errs, "", "out of memory");
+      api_problem(res, API_E_INTERNAL, &p->errs, "Out of memory.");
+      return;
+    }
+    double *unknown = frontier + m;
+    for (size_t i = 0; i < p->d->n; i++) {
+      frontier[i] = exp(p->xb[i]);
+      unknown[i] = NAN;
+    }
+    st = core_potential_frontier(&v->pot, unknown, frontier, p->actual,
+                                 p->d->n, p->rows, &err);
+    free(frontier);
+    if (st == CORE_OK)
+      st = core_warn(&p->warnings,
+                     "a stochastic frontier predicts the frontier exp(x b) of "
+                     "new rows; their efficiency K is unknown and null");
+  } else {
+    st = core_potential(&v->pot, core_formula_response_kind(v->formula),
+                        v->factor, p->xb, p->actual, p->d->n, p->rows,
+                        &p->warnings, &err);
+  }
   if (st != CORE_OK) {
     api_errors_add(&p->errs, "", "%s", err.msg);
     api_problem(res, api_core_code(st, false), &p->errs,

@@ -123,7 +123,9 @@ static void read_potential_spec(api_model_view *v, const json_t *root) {
   const char *smearing = json_string_value(json_object_get(p, "smearing"));
   const json_t *th = json_object_get(p, "thresholds");
   if (method == NULL || smearing == NULL || json_array_size(th) != 2) return;
-  v->pot.method = strcmp(method, "log") == 0 ? CORE_POT_LOG : CORE_POT_LEVEL;
+  v->pot.method = strcmp(method, "log") == 0        ? CORE_POT_LOG
+                  : strcmp(method, "frontier") == 0 ? CORE_POT_FRONTIER
+                                                    : CORE_POT_LEVEL;
   v->pot.smearing = strcmp(smearing, "normal") == 0 ? CORE_SMEAR_NORMAL
                     : strcmp(smearing, "none") == 0 ? CORE_SMEAR_NONE
                                                     : CORE_SMEAR_DUAN;

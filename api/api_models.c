@@ -17,6 +17,7 @@
 #include "api_json.h"
 #include "api_model_view.h"
 #include "api_models.h"
+#include "api_models_int.h"
 #include "api_out.h"
 #include "api_service.h"
 #include "core_formula.h"
@@ -25,53 +26,14 @@
 #include "core_potential.h"
 
 static const char *const interp_names[] = {"none", "linear", "nearest", NULL};
-static const char *const method_names[] = {"level", "log", NULL};
+static const char *const method_names[] = {"level", "log", "frontier", NULL};
+static const char *const inefficiency_names[] = {"half_normal",
+                                                 "truncated_normal", NULL};
+static const char *const time_names[] = {"invariant", "bc92", NULL};
 static const char *const smearing_names[] = {"duan", "normal", "none", NULL};
-/* Estimators the API knows; only the first is available in this release. */
-static const char *const later_estimators[] = {"fe", "re", "ppml", "sfa", NULL};
-
-/* Everything one request holds, released in one place (free_ctx). */
-typedef struct model_ctx {
-  const api_request *req;
-  api_response *res;
-  json_t *root;
-  api_errors errs;
-  api_error_code code; /* the problem to answer when errs is not empty */
-
-  /* The validated specification. */
-  const json_t *data_json;
-  const char *formula_text;
-  core_vcov_kind vcov_kind;
-  char vcov_text[96];
-  char cluster_var[CORE_NAME_MAX + 1];
-  core_pot_spec pot;
-  core_interp_mode interp;
-  double confidence;
-
-  api_data data;
-  char dataset_id[API_DATASET_ID_LEN + 1];
-  char model_id[API_MODEL_ID_LEN + 1];
-  core_formula *formula;
-  core_fill_list filled;
-  core_design *fit;  /* estimation rows */
-  core_design *pred; /* every row with all regressors */
-  size_t n_fit;      /* rows of fit used (cluster rows may shrink it) */
-  size_t cluster_missing;
-  size_t *cluster;
-  size_t n_clusters;
-  core_ols_result *ols;
-  double *xb;
-  double *actual;
-  core_pot_row *pot_rows;
-  double factor; /* retransformation factor of level predictions */
-  core_warnings warnings;
-
-  /* Storage (NULL without a service, as in handler tests). */
-  const api_service *svc;
-  const char *stored_dataset; /* dataset_id of the request, when given */
-  json_t *stored_data;        /* the stored dataset's data object */
-  const json_t *annotations;  /* members added to the answer (the default) */
-} model_ctx;
+/* Estimators the API knows but this release does not offer yet. */
+static const char *const later_estimators[] = {"fe", "re", "ppml", NULL};
+static const char *const estimator_names[] = {"ols", "sfa"};
 
 static void free_ctx(model_ctx *c) {
   json_decref(c->root);
@@ -84,6 +46,12 @@ static void free_ctx(model_ctx *c) {
   core_design_free(c->pred);
   free(c->cluster);
   core_ols_result_free(c->ols);
+  core_sfa_result_free(c->sfa);
+  free(c->sfa_group);
+  free(c->sfa_period);
+  for (size_t i = 0; i < sizeof c->owned / sizeof c->owned[0]; i++)
+    free(c->owned[i]);
+  free(c->owned_dropped);
   free(c->xb);
   free(c->actual);
   free(c->pot_rows);
@@ -92,7 +60,7 @@ static void free_ctx(model_ctx *c) {
 
 /* Raises the problem code to answer: an invalid field outranks a limit,
  * which outranks something not supported yet. */
-static void raise_code(model_ctx *c, api_error_code code) {
+void api_mctx_raise(model_ctx *c, api_error_code code) {
   static const api_error_code order[] = {API_E_NOT_SUPPORTED, API_E_LIMIT,
                                          API_E_INVALID, API_E_INTERNAL};
   int have = -1, want = -1;
@@ -104,14 +72,14 @@ static void raise_code(model_ctx *c, api_error_code code) {
 }
 
 /* Answers the collected errors. Always returns false (for `return`). */
-static bool answer_errors(model_ctx *c, const char *detail) {
+bool api_mctx_errors(model_ctx *c, const char *detail) {
   size_t n = api_errors_count(&c->errs);
   api_problem(c->res, c->code, &c->errs, "%s (%zu error%s)", detail, n,
               n == 1 ? "" : "s");
   return false;
 }
 
-static bool internal(model_ctx *c, const char *what) {
+bool api_mctx_internal(model_ctx *c, const char *what) {
   /* Every problem body carries errors[] (openapi.yaml); a fault of the
    * server points at no field, so its pointer is the whole document. */
   api_errors_clear(&c->errs);
@@ -147,7 +115,7 @@ static void check_vcov(model_ctx *c, const json_t *v) {
     snprintf(c->vcov_text, sizeof c->vcov_text, "cluster:%s", var);
     return;
   }
-  raise_code(c, API_E_INVALID);
+  api_mctx_raise(c, API_E_INVALID);
   api_errors_add(&c->errs, "/vcov",
                  var ? "\"cluster:\" must be followed by a variable name "
                        "(1 to 64 characters of [A-Za-z0-9_.])"
@@ -158,25 +126,67 @@ static void check_vcov(model_ctx *c, const json_t *v) {
 static void check_estimator(model_ctx *c, const json_t *v) {
   const char *s = json_string_value(v);
   if (strcmp(s, "ols") == 0) return;
+  if (strcmp(s, "sfa") == 0) {
+    c->est = API_EST_SFA;
+    return;
+  }
   for (size_t i = 0; later_estimators[i]; i++)
     if (strcmp(s, later_estimators[i]) == 0) {
-      raise_code(c, API_E_NOT_SUPPORTED);
+      api_mctx_raise(c, API_E_NOT_SUPPORTED);
       api_errors_add(&c->errs, "/estimator",
                      "the estimator \"%s\" is not supported yet; this "
-                     "release offers \"ols\"",
+                     "release offers \"ols\" and \"sfa\"",
                      s);
       return;
     }
-  raise_code(c, API_E_INVALID);
+  api_mctx_raise(c, API_E_INVALID);
   api_errors_add(&c->errs, "/estimator",
-                 "must be \"ols\" (\"fe\", \"re\", \"ppml\" and \"sfa\" "
+                 "must be \"ols\" or \"sfa\" (\"fe\", \"re\" and \"ppml\" "
                  "come in a later release)");
+}
+
+/* The options that only the stochastic frontier takes, and what it needs
+ * of the others: ML variance only, K = efficiency (the `frontier`
+ * potential method, its default). */
+static void check_sfa(model_ctx *c, const json_t *inefficiency,
+                      const json_t *time, const json_t *vcov,
+                      bool method_given) {
+  if (c->est != API_EST_SFA) {
+    if (inefficiency || time) {
+      api_mctx_raise(c, API_E_INVALID);
+      api_errors_add(&c->errs, inefficiency ? "/inefficiency" : "/time",
+                     "applies only to the estimator \"sfa\"");
+    }
+    if (c->pot.method == CORE_POT_FRONTIER) {
+      api_mctx_raise(c, API_E_INVALID);
+      api_errors_add(&c->errs, "/potential/method",
+                     "\"frontier\" needs the estimator \"sfa\"");
+    }
+    return;
+  }
+  c->sfa_truncated =
+      inefficiency &&
+      strcmp(json_string_value(inefficiency), "truncated_normal") == 0;
+  c->sfa_time = time ? json_string_value(time) : NULL;
+  if (vcov && c->vcov_kind != CORE_VCOV_CLASSICAL) {
+    api_mctx_raise(c, API_E_INVALID);
+    api_errors_add(&c->errs, "/vcov",
+                   "the stochastic frontier's variance is the inverse "
+                   "Hessian of the likelihood: give \"classical\" or nothing");
+  }
+  if (!method_given) c->pot.method = CORE_POT_FRONTIER;
+  if (c->pot.method != CORE_POT_FRONTIER) {
+    api_mctx_raise(c, API_E_INVALID);
+    api_errors_add(&c->errs, "/potential/method",
+                   "the stochastic frontier's potential is \"frontier\" "
+                   "(K = technical efficiency)");
+  }
 }
 
 static void check_thresholds(model_ctx *c, const json_t *t) {
   const char *ptr = "/potential/thresholds";
   if (!json_is_array(t) || json_array_size(t) != 2) {
-    raise_code(c, API_E_INVALID);
+    api_mctx_raise(c, API_E_INVALID);
     api_errors_add(&c->errs, ptr,
                    "must be an array of two numbers [lo, hi] with "
                    "0 < lo < hi");
@@ -203,7 +213,7 @@ static void check_thresholds(model_ctx *c, const json_t *t) {
     ok = false;
   }
   if (!ok) {
-    raise_code(c, API_E_INVALID);
+    api_mctx_raise(c, API_E_INVALID);
     return;
   }
   c->pot.lo = x[0];
@@ -224,10 +234,11 @@ static void check_potential(model_ctx *c, const json_t *obj) {
       {.name = "thresholds", .type = API_F_ARRAY, .out = &thresholds},
   };
   if (!api_json_fields(obj, "/potential", fields, 3, &c->errs))
-    raise_code(c, API_E_INVALID);
+    api_mctx_raise(c, API_E_INVALID);
   if (method)
-    c->pot.method = strcmp(json_string_value(method), "log") == 0
-                        ? CORE_POT_LOG
+    c->pot.method = strcmp(json_string_value(method), "log") == 0 ? CORE_POT_LOG
+                    : strcmp(json_string_value(method), "frontier") == 0
+                        ? CORE_POT_FRONTIER
                         : CORE_POT_LEVEL;
   if (smearing) {
     const char *s = json_string_value(smearing);
@@ -243,7 +254,8 @@ static void check_potential(model_ctx *c, const json_t *obj) {
 static void read_fields(model_ctx *c) {
   const json_t *data = NULL, *dataset_id = NULL, *formula = NULL,
                *estimator = NULL, *vcov = NULL, *potential = NULL,
-               *interpolate = NULL, *confidence = NULL;
+               *interpolate = NULL, *confidence = NULL, *inefficiency = NULL,
+               *time = NULL;
   const api_field fields[] = {
       {.name = "data", .type = API_F_OBJECT, .out = &data},
       {.name = "dataset_id", .type = API_F_STRING, .out = &dataset_id},
@@ -267,19 +279,24 @@ static void read_fields(model_ctx *c) {
        .max_exclusive = true,
        .max = 1,
        .out = &confidence},
+      {.name = "inefficiency",
+       .type = API_F_STRING,
+       .allowed = inefficiency_names,
+       .out = &inefficiency},
+      {.name = "time", .type = API_F_STRING, .allowed = time_names, .out = &time},
   };
   if (!api_json_fields(c->root, "", fields, sizeof fields / sizeof fields[0],
                        &c->errs))
-    raise_code(c, API_E_INVALID);
+    api_mctx_raise(c, API_E_INVALID);
 
   bool has_data = json_object_get(c->root, "data") != NULL;
   bool has_ds = json_object_get(c->root, "dataset_id") != NULL;
   if (has_data && has_ds) {
-    raise_code(c, API_E_INVALID);
+    api_mctx_raise(c, API_E_INVALID);
     api_errors_add(&c->errs, "/dataset_id",
                    "give exactly one of data or dataset_id");
   } else if (!has_data && !has_ds) {
-    raise_code(c, API_E_INVALID);
+    api_mctx_raise(c, API_E_INVALID);
     api_errors_add(&c->errs, "/data",
                    "is required: the data inline, or the dataset_id of a "
                    "stored dataset");
@@ -290,11 +307,11 @@ static void read_fields(model_ctx *c) {
     size_t len = json_string_length(formula);
     size_t max = c->req->env ? c->req->env->limits.max_formula_len : 2048;
     if (len > max) {
-      raise_code(c, API_E_LIMIT);
+      api_mctx_raise(c, API_E_LIMIT);
       api_errors_add(&c->errs, "/formula",
                      "is %zu bytes long; the limit is %zu bytes", len, max);
     } else if (strlen(json_string_value(formula)) != len) {
-      raise_code(c, API_E_INVALID);
+      api_mctx_raise(c, API_E_INVALID);
       api_errors_add(&c->errs, "/formula", "must not contain NUL characters");
     } else {
       c->formula_text = json_string_value(formula);
@@ -310,6 +327,8 @@ static void read_fields(model_ctx *c) {
                                             : CORE_INTERP_NONE;
   }
   if (confidence) c->confidence = json_number_value(confidence);
+  check_sfa(c, inefficiency, time, vcov,
+            potential && json_object_get(potential, "method") != NULL);
   c->data_json = data;
 }
 
@@ -346,13 +365,13 @@ static bool load_dataset(model_ctx *c) {
       api_response_header(c->res, "Retry-After", "1");
       return false;
     }
-    return internal(c, "The stored dataset cannot be read.");
+    return api_mctx_internal(c, "The stored dataset cannot be read.");
   }
   json_error_t jerr;
   c->stored_data = json_loadb(content, len, JSON_REJECT_DUPLICATES, &jerr);
   free(content);
   if (c->stored_data == NULL)
-    return internal(c, "The stored dataset is not valid JSON.");
+    return api_mctx_internal(c, "The stored dataset is not valid JSON.");
   c->data_json = c->stored_data;
   return true;
 }
@@ -371,14 +390,14 @@ static bool read_data(model_ctx *c) {
   const char *base = c->stored_dataset ? "/dataset_id" : "/data";
   if (api_data_decode(c->data_json, base, lim, &c->data, &code, &c->errs))
     return true;
-  if (code == API_E_INTERNAL) return internal(c, "Out of memory.");
-  raise_code(c, code);
+  if (code == API_E_INTERNAL) return api_mctx_internal(c, "Out of memory.");
+  api_mctx_raise(c, code);
   return true;
 }
 
 static bool dataset_id(model_ctx *c) {
   if (!api_canon_dataset_id(c->data.panel, c->dataset_id))
-    return internal(c, "The dataset id could not be computed.");
+    return api_mctx_internal(c, "The dataset id could not be computed.");
   return true;
 }
 
@@ -388,12 +407,12 @@ static bool read_formula(model_ctx *c) {
   core_status st = core_formula_parse(c->formula_text, &c->formula, &err);
   if (st != CORE_OK) {
     c->code = api_core_code(st, true);
-    if (c->code == API_E_INTERNAL) return internal(c, "Out of memory.");
+    if (c->code == API_E_INTERNAL) return api_mctx_internal(c, "Out of memory.");
     if (err.pos >= 0)
       api_errors_add(&c->errs, "/formula", "%s (at byte %d)", err.msg, err.pos);
     else
       api_errors_add(&c->errs, "/formula", "%s", err.msg);
-    return answer_errors(c, "The formula cannot be parsed");
+    return api_mctx_errors(c, "The formula cannot be parsed");
   }
   if (core_formula_n_fe(c->formula) > 0) {
     c->code = API_E_NOT_SUPPORTED;
@@ -401,7 +420,7 @@ static bool read_formula(model_ctx *c) {
                    "fixed effects ('| %s') are parsed but estimated in a "
                    "later release",
                    core_formula_fe_label(c->formula, 0));
-    return answer_errors(c, "Fixed effects are not supported yet");
+    return api_mctx_errors(c, "Fixed effects are not supported yet");
   }
   const core_panel *p = c->data.panel;
   char avail[1024];
@@ -422,7 +441,7 @@ static bool read_formula(model_ctx *c) {
                      pos, avail);
   }
   if (api_errors_count(&c->errs) > 0)
-    return answer_errors(c, "The formula names variables the data lacks");
+    return api_mctx_errors(c, "The formula names variables the data lacks");
   if (c->vcov_kind == CORE_VCOV_CLUSTER &&
       !api_data_has_variable(&c->data, c->cluster_var)) {
     c->code = API_E_INVALID;
@@ -430,7 +449,7 @@ static bool read_formula(model_ctx *c) {
                    "the cluster variable '%s' is not in the data; the data "
                    "has: %s",
                    c->cluster_var, avail);
-    return answer_errors(c, "The cluster variable is unknown");
+    return api_mctx_errors(c, "The cluster variable is unknown");
   }
   return true;
 }
@@ -442,7 +461,7 @@ static bool interpolate(model_ctx *c) {
     c->code = API_E_INVALID;
     api_errors_add(&c->errs, "/interpolate",
                    "interpolation needs a year key in the data");
-    return answer_errors(c, "Nothing to interpolate over");
+    return api_mctx_errors(c, "Nothing to interpolate over");
   }
   /* Only the regressors' variables are filled: the response is the outcome
    * K compares with and is never made up. Its variables are those of the
@@ -453,16 +472,16 @@ static bool interpolate(model_ctx *c) {
   size_t rlen = strlen(resp) + 8;
   char *rtext = malloc(rlen);
   core_formula *rf = NULL;
-  if (rtext == NULL) return internal(c, "Out of memory.");
+  if (rtext == NULL) return api_mctx_internal(c, "Out of memory.");
   snprintf(rtext, rlen, "%s ~ 1", resp);
   core_status st = core_formula_parse(rtext, &rf, &err);
   free(rtext);
-  if (st != CORE_OK) return internal(c, "The response could not be read.");
+  if (st != CORE_OK) return api_mctx_internal(c, "The response could not be read.");
   size_t nv = core_formula_n_vars(c->formula), ncols = 0;
   size_t *cols = malloc((nv ? nv : 1) * sizeof *cols);
   if (cols == NULL) {
     core_formula_free(rf);
-    return internal(c, "Out of memory.");
+    return api_mctx_internal(c, "Out of memory.");
   }
   for (size_t v = 0; v < nv; v++) {
     const char *name = core_formula_var(c->formula, v);
@@ -479,23 +498,24 @@ static bool interpolate(model_ctx *c) {
   free(cols);
   if (st == CORE_OK) return true;
   c->code = api_core_code(st, false);
-  if (c->code == API_E_INTERNAL) return internal(c, "Interpolation failed.");
+  if (c->code == API_E_INTERNAL) return api_mctx_internal(c, "Interpolation failed.");
   char ptr[API_POINTER_MAX];
   if (err.n_rows > 0)
     api_data_cell_pointer(&c->data, err.rows[0], "year", ptr, sizeof ptr);
   else
     api_data_pointer(&c->data, ptr, sizeof ptr);
   api_errors_add(&c->errs, ptr, "%s", err.msg);
-  return answer_errors(c, "The data cannot be interpolated");
+  return api_mctx_errors(c, "The data cannot be interpolated");
 }
 
 /* ---- step 3: design, clusters and the fit ------------------------------- */
 
-static bool design_error(model_ctx *c, core_status st, const core_err *err) {
+bool api_mctx_design_error(model_ctx *c, core_status st,
+                           const core_err *err) {
   char ptr[API_POINTER_MAX];
   c->code = api_core_code(st, false);
   if (c->code == API_E_INTERNAL)
-    return internal(c, "The design could not be built.");
+    return api_mctx_internal(c, "The design could not be built.");
   if (st == CORE_EDOMAIN) {
     bool is_var = core_panel_find(c->data.panel, err->name) >= 0;
     for (size_t i = 0; i < err->n_rows; i++) {
@@ -517,13 +537,13 @@ static bool design_error(model_ctx *c, core_status st, const core_err *err) {
       api_errors_add(&c->errs, api_data_pointer(&c->data, ptr, sizeof ptr),
                      "%zu more rows are outside the domain",
                      err->rows_total - err->n_rows);
-    return answer_errors(c, err->msg);
+    return api_mctx_errors(c, err->msg);
   }
   /* No complete row is a fault of the data; everything else of the
    * formula. */
   api_errors_add(&c->errs, st == CORE_ETOOFEW ? "/data" : "/formula", "%s",
                  err->msg);
-  return answer_errors(c, st == CORE_ETOOFEW ? "No row can be used"
+  return api_mctx_errors(c, st == CORE_ETOOFEW ? "No row can be used"
                                              : "The design cannot be built");
 }
 
@@ -551,13 +571,13 @@ static bool make_clusters(model_ctx *c) {
                : strcmp(c->cluster_var, "partner") == 0 ? p->partner
                                                         : NULL;
   const double *num = str ? NULL : core_panel_column(p, c->cluster_var);
-  if (str == NULL && num == NULL) return internal(c, "Cluster lookup failed.");
+  if (str == NULL && num == NULL) return api_mctx_internal(c, "Cluster lookup failed.");
 
   cluster_key *keys = malloc((d->n ? d->n : 1) * sizeof *keys);
   c->cluster = malloc((d->n ? d->n : 1) * sizeof *c->cluster);
   if (keys == NULL || c->cluster == NULL) {
     free(keys);
-    return internal(c, "Out of memory.");
+    return api_mctx_internal(c, "Out of memory.");
   }
   /* Compact the rows that have a cluster value to the top of X and y. */
   size_t m = 0;
@@ -593,7 +613,7 @@ static bool make_clusters(model_ctx *c) {
                    "distinct value%s over the %zu rows used",
                    c->cluster_var, c->n_clusters, c->n_clusters == 1 ? "" : "s",
                    m);
-    return answer_errors(c, "Too few clusters");
+    return api_mctx_errors(c, "Too few clusters");
   }
   return true;
 }
@@ -603,7 +623,8 @@ static bool fit(model_ctx *c) {
   core_err_clear(&err);
   core_status st = core_design_build(c->formula, c->data.panel, CORE_DESIGN_FIT,
                                      &c->fit, &err);
-  if (st != CORE_OK) return design_error(c, st, &err);
+  if (st != CORE_OK) return api_mctx_design_error(c, st, &err);
+  if (c->est == API_EST_SFA) return api_sfa_fit(c);
   if (!make_clusters(c)) return false;
   core_design *d = c->fit;
   if (c->n_fit == 0) {
@@ -611,7 +632,7 @@ static bool fit(model_ctx *c) {
     api_errors_add(&c->errs, "/vcov",
                    "no row has a value of the cluster variable '%s'",
                    c->cluster_var);
-    return answer_errors(c, "No row can be used");
+    return api_mctx_errors(c, "No row can be used");
   }
   gsl_matrix_const_view X =
       gsl_matrix_const_submatrix(d->X, 0, 0, c->n_fit, d->p);
@@ -621,9 +642,19 @@ static bool fit(model_ctx *c) {
   core_err_clear(&err);
   st = core_ols_fit(&X.matrix, &y.vector, d->has_intercept, &vs, c->confidence,
                     &c->ols, &err);
-  if (st == CORE_OK) return true;
+  if (st == CORE_OK) {
+    const core_ols_result *r = c->ols;
+    c->tab = (api_coef_table){.dropped = r->dropped,
+                              .est = r->beta,
+                              .se = r->se,
+                              .stat = r->t,
+                              .p_value = r->p_value,
+                              .ci_low = r->ci_low,
+                              .ci_high = r->ci_high};
+    return true;
+  }
   c->code = api_core_code(st, false);
-  if (c->code == API_E_INTERNAL) return internal(c, "The fit failed.");
+  if (c->code == API_E_INTERNAL) return api_mctx_internal(c, "The fit failed.");
   /* HC2 and HC3 fail on a row of leverage 1: the variance asked for is
    * at fault, not the formula. */
   bool hc = st == CORE_ESINGULAR &&
@@ -632,7 +663,7 @@ static bool fit(model_ctx *c) {
   api_errors_add(&c->errs, hc ? "/vcov" : "/formula",
                  "%s (n = %zu rows, k = %zu columns in the design)", err.msg,
                  c->n_fit, d->p);
-  return answer_errors(c, "The model cannot be estimated on these data");
+  return api_mctx_errors(c, "The model cannot be estimated on these data");
 }
 
 static bool potentials(model_ctx *c) {
@@ -640,19 +671,20 @@ static bool potentials(model_ctx *c) {
   core_err_clear(&err);
   core_status st = core_design_build(c->formula, c->data.panel,
                                      CORE_DESIGN_PREDICT, &c->pred, &err);
-  if (st != CORE_OK) return design_error(c, st, &err);
+  if (st != CORE_OK) return api_mctx_design_error(c, st, &err);
+  if (c->est == API_EST_SFA) return api_sfa_potentials(c);
   const core_design *d = c->pred;
   size_t n = d->n ? d->n : 1;
   c->xb = malloc(n * sizeof *c->xb);
   c->actual = malloc(n * sizeof *c->actual);
   c->pot_rows = malloc(n * sizeof *c->pot_rows);
   if (!c->xb || !c->actual || !c->pot_rows)
-    return internal(c, "Out of memory.");
+    return api_mctx_internal(c, "Out of memory.");
   for (size_t i = 0; i < d->n; i++) {
     double s = 0;
     for (size_t j = 0; j < d->p; j++)
-      if (!c->ols->dropped[j])
-        s += gsl_matrix_get(d->X, i, j) * c->ols->beta[j];
+      if (!c->tab.dropped[j])
+        s += gsl_matrix_get(d->X, i, j) * c->tab.est[j];
     c->xb[i] = s;
     c->actual[i] = gsl_vector_get(d->y_level, i);
   }
@@ -669,9 +701,9 @@ static bool potentials(model_ctx *c) {
                       c->xb, c->actual, d->n, c->pot_rows, &c->warnings, &err);
   if (st == CORE_OK) return true;
   c->code = api_core_code(st, false);
-  if (c->code == API_E_INTERNAL) return internal(c, "The potentials failed.");
+  if (c->code == API_E_INTERNAL) return api_mctx_internal(c, "The potentials failed.");
   api_errors_add(&c->errs, "/potential/thresholds", "%s", err.msg);
-  return answer_errors(c, "The potential cannot be computed");
+  return api_mctx_errors(c, "The potential cannot be computed");
 }
 
 /* ---- step 4: the answer ---------------------------------------------------
@@ -679,7 +711,7 @@ static bool potentials(model_ctx *c) {
 
 static json_t *coefficients(model_ctx *c, api_out *o, json_t *collinear) {
   const core_design *d = c->fit;
-  const core_ols_result *r = c->ols;
+  const api_coef_table *r = &c->tab;
   json_t *arr = json_array();
   core_term_kind resp = core_formula_response_kind(c->formula);
   for (size_t j = 0; j < d->p; j++) {
@@ -698,14 +730,14 @@ static json_t *coefficients(model_ctx *c, api_out *o, json_t *collinear) {
 #define NUM(key, x)                                                            \
   (snprintf(what, sizeof what, "coefficients[%s].%s", term, key),              \
    api_out_set(o, co, key, api_out_num(o, x, what)))
-    NUM("estimate", r->beta[j]);
+    NUM("estimate", r->est[j]);
     NUM("std_error", r->se[j]);
-    NUM("statistic", r->t[j]);
+    NUM("statistic", r->stat[j]);
     NUM("p_value", r->p_value[j]);
     NUM("ci_low", r->ci_low[j]);
     NUM("ci_high", r->ci_high[j]);
     double value = NAN;
-    core_effect_kind ek = core_effect(resp, d->col_kind[j], r->beta[j], &value);
+    core_effect_kind ek = core_effect(resp, d->col_kind[j], r->est[j], &value);
     if (ek == CORE_EFFECT_NONE) {
       api_out_set(o, co, "effect", json_null());
     } else {
@@ -764,7 +796,7 @@ static json_t *interpolated_json(model_ctx *c, api_out *o) {
   return arr;
 }
 
-static json_t *key_or_null(char **keys, size_t r) {
+json_t *api_mctx_key(char **keys, size_t r) {
   return keys && keys[r] ? json_string(keys[r]) : json_null();
 }
 
@@ -777,8 +809,8 @@ static json_t *potentials_json(model_ctx *c, api_out *o) {
     const core_pot_row *pr = &c->pot_rows[i];
     size_t r = d->row[i];
     json_t *e = json_object();
-    api_out_set(o, e, "reporter", key_or_null(p->reporter, r));
-    api_out_set(o, e, "partner", key_or_null(p->partner, r));
+    api_out_set(o, e, "reporter", api_mctx_key(p->reporter, r));
+    api_out_set(o, e, "partner", api_mctx_key(p->partner, r));
     api_out_set(o, e, "year", p->year ? json_integer(p->year[r]) : json_null());
     api_out_set(o, e, "row", json_integer((json_int_t)r));
     /* Unobserved outcomes are null by definition; only a prediction that is
@@ -801,7 +833,18 @@ static json_t *potentials_json(model_ctx *c, api_out *o) {
 }
 
 static const char *method_name(core_pot_method m) {
-  return m == CORE_POT_LOG ? "log" : "level";
+  return m == CORE_POT_LOG        ? "log"
+         : m == CORE_POT_FRONTIER ? "frontier"
+                                  : "level";
+}
+
+/* The estimator options that enter the model id, "" when none. */
+static void options_text(const model_ctx *c, char *buf, size_t bufsz) {
+  buf[0] = '\0';
+  if (c->est == API_EST_SFA)
+    snprintf(buf, bufsz, "inefficiency=%s;time=%s",
+             c->sfa_truncated ? "truncated_normal" : "half_normal",
+             c->sfa_time ? c->sfa_time : "none");
 }
 
 static const char *smearing_name(core_smearing s) {
@@ -827,9 +870,12 @@ static json_t *potential_spec_json(model_ctx *c, api_out *o) {
 /* The specification that identifies the model besides its data (the
  * canonical fields of api_model_spec), as stored beside the answer. */
 static json_t *spec_json(model_ctx *c) {
-  return json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:[f, f]}, s:s, s:f}",
+  char options[128];
+  options_text(c, options, sizeof options);
+  return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:[f, f]}, s:s, s:f}",
                    "formula", core_formula_text(c->formula), "estimator",
-                   "ols", "vcov", c->vcov_text, "potential", "method",
+                   estimator_names[c->est], "options", options, "vcov",
+                   c->vcov_text, "potential", "method",
                    method_name(c->pot.method), "smearing",
                    smearing_name(c->pot.smearing), "thresholds", c->pot.lo,
                    c->pot.hi, "interpolate", interp_names[c->interp],
@@ -864,7 +910,7 @@ static bool answer_stored(model_ctx *c) {
 static bool store_and_answer(model_ctx *c, json_t *body) {
   char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
   json_decref(body);
-  if (text == NULL) return internal(c, "Out of memory writing the model.");
+  if (text == NULL) return api_mctx_internal(c, "Out of memory writing the model.");
   int status = 201;
   if (c->svc != NULL) {
     json_t *spec = spec_json(c);
@@ -888,7 +934,7 @@ static bool store_and_answer(model_ctx *c, json_t *body) {
         api_response_header(c->res, "Retry-After", "1");
         return false;
       }
-      return internal(c, "The model could not be stored.");
+      return api_mctx_internal(c, "The model could not be stored.");
     }
     if (!created) status = 200;
   }
@@ -900,18 +946,21 @@ static bool store_and_answer(model_ctx *c, json_t *body) {
 
 static bool answer(model_ctx *c) {
   api_out o;
-  if (!api_out_init(&o)) return internal(c, "Out of memory.");
+  if (!api_out_init(&o)) return api_mctx_internal(c, "Out of memory.");
   for (size_t i = 0; i < c->warnings.n; i++)
     api_out_warn(&o, "%s", c->warnings.msgs[i]);
   json_t *body = json_object();
   json_t *collinear = json_array();
   api_out_set(&o, body, "id", json_string(c->model_id));
   api_out_set(&o, body, "dataset_id", json_string(c->dataset_id));
-  api_out_set(&o, body, "estimator", json_string("ols"));
+  api_out_set(&o, body, "estimator", json_string(estimator_names[c->est]));
   api_out_set(&o, body, "vcov", json_string(c->vcov_text));
   api_out_set(&o, body, "formula", json_string(core_formula_text(c->formula)));
   api_out_set(&o, body, "coefficients", coefficients(c, &o, collinear));
-  api_out_set(&o, body, "fit", fit_json(c, &o));
+  if (c->est == API_EST_SFA)
+    api_sfa_answer(c, &o, body);
+  else
+    api_out_set(&o, body, "fit", fit_json(c, &o));
   json_t *dropped = json_object();
   api_out_set(&o, dropped, "collinear", collinear);
   api_out_set(
@@ -934,20 +983,23 @@ static bool answer(model_ctx *c) {
   }
   if (!api_out_finish(&o, body)) {
     json_decref(body);
-    return internal(c, "Out of memory writing the model.");
+    return api_mctx_internal(c, "Out of memory writing the model.");
   }
   return store_and_answer(c, body);
 }
 
 static bool make_ids(model_ctx *c) {
+  char options[128];
+  options_text(c, options, sizeof options);
   api_model_spec spec = {.formula = core_formula_text(c->formula),
-                         .estimator = "ols",
+                         .estimator = estimator_names[c->est],
+                         .options = options,
                          .vcov = c->vcov_text,
                          .potential = c->pot,
                          .interpolate = interp_names[c->interp],
                          .confidence = c->confidence};
   if (!api_canon_model_id(c->dataset_id, &spec, c->model_id))
-    return internal(c, "The model id could not be computed.");
+    return api_mctx_internal(c, "The model id could not be computed.");
   return true;
 }
 
@@ -971,7 +1023,7 @@ void api_models_post_annotated(const api_request *req, api_response *res,
   read_fields(&c);
   if (!read_data(&c)) goto cleanup;
   if (api_errors_count(&c.errs) > 0) {
-    answer_errors(&c, "The request cannot be used");
+    api_mctx_errors(&c, "The request cannot be used");
     goto cleanup;
   }
   /* Each step either succeeds or has written the problem. The dataset id is

@@ -192,3 +192,28 @@ core_effect_kind core_effect(core_term_kind response, core_term_kind term,
   }
   return k;
 }
+
+core_status core_potential_frontier(const core_pot_spec *spec,
+                                    const double *efficiency,
+                                    const double *frontier,
+                                    const double *actual, size_t n,
+                                    core_pot_row *out, core_err *err) {
+  core_err_clear(err);
+  if (spec == NULL || (n > 0 && (!efficiency || !frontier || !actual || !out)))
+    return core_err_set(err, CORE_EINVAL, "no specification or arrays given");
+  if (!(spec->lo > 0) || !(spec->lo < spec->hi) || !isfinite(spec->hi))
+    return core_err_set(err, CORE_EINVAL,
+                        "thresholds must satisfy 0 < lo < hi (got %.17g, "
+                        "%.17g)",
+                        spec->lo, spec->hi);
+  for (size_t i = 0; i < n; i++) {
+    core_pot_row *r = &out[i];
+    r->actual = actual[i];
+    r->predicted = frontier[i];
+    bool both = isfinite(actual[i]) && isfinite(frontier[i]);
+    r->gap = both ? frontier[i] - actual[i] : NAN;
+    r->k = both && isfinite(efficiency[i]) ? efficiency[i] : NAN;
+    r->cls = core_pot_classify(r->k, spec->lo, spec->hi);
+  }
+  return CORE_OK;
+}

@@ -11,7 +11,9 @@
 
 typedef enum core_pot_method {
   CORE_POT_LEVEL, /* K = actual / predicted, predicted in levels */
-  CORE_POT_LOG    /* K = ln(actual) / ln(predicted) (the paper's Table 3) */
+  CORE_POT_LOG,   /* K = ln(actual) / ln(predicted) (the paper's Table 3) */
+  CORE_POT_FRONTIER /* K = technical efficiency of a stochastic frontier
+                       (core_potential_frontier), predicted = the frontier */
 } core_pot_method;
 
 typedef enum core_smearing {
@@ -78,6 +80,18 @@ core_status core_potential(const core_pot_spec *spec,
                            core_term_kind response_kind, double factor,
                            const double *xb, const double *actual, size_t n,
                            core_pot_row *out, core_warnings *w, core_err *err);
+
+/* The `frontier` method (METHODS.md section 8): for each of n rows, K =
+ * efficiency[i] (TE in (0, 1], NaN where the outcome is unobserved),
+ * predicted = frontier[i] (the trade the fundamentals allow, in levels),
+ * actual[i] the outcome, gap = frontier - actual where both are finite, and
+ * the class of K under spec's thresholds. Returns CORE_EINVAL for NULL
+ * arguments with n > 0 or bad thresholds, else CORE_OK. */
+core_status core_potential_frontier(const core_pot_spec *spec,
+                                    const double *efficiency,
+                                    const double *frontier,
+                                    const double *actual, size_t n,
+                                    core_pot_row *out, core_err *err);
 
 /* Class of a K under thresholds lo < hi: K <= lo huge, K >= hi
  * remodelling, else expanding; CORE_CLASS_NONE when K, lo or hi is not

@@ -447,7 +447,8 @@ static inline api_svc_status mem_alias_list(void *ctx, char **items_json) {
   api_svc_status f = mem_fault(m);
   *items_json = NULL;
   if (f != API_SVC_OK) return f;
-  qsort(m->aliases, m->n_aliases, sizeof *m->aliases, mem_alias_cmp);
+  if (m->n_aliases > 1)
+    qsort(m->aliases, m->n_aliases, sizeof *m->aliases, mem_alias_cmp);
   json_t *arr = json_array();
   for (size_t i = 0; i < m->n_aliases; i++)
     json_array_append_new(arr,

@@ -603,7 +603,7 @@ Test(models_bad, unknown_and_missing_fields) {
   const char *d = assert_problem(&r, 422, "invalid-request", "/formula2");
   cr_assert_str_eq(d, "unknown field; expected one of data, dataset_id, "
                       "formula, estimator, vcov, potential, interpolate, "
-                      "confidence");
+                      "confidence, inefficiency, time");
   assert_problem(&r, 422, "invalid-request", "/a~1b~0c");
   reply_free(&r);
 
@@ -653,14 +653,20 @@ Test(models_bad, other_field_values) {
 }
 
 Test(models_bad, estimators) {
-  const char *later[] = {"fe", "re", "ppml", "sfa"};
-  for (size_t i = 0; i < 4; i++) {
+  const char *later[] = {"fe", "re", "ppml"};
+  for (size_t i = 0; i < 3; i++) {
     json_t *doc = model("y ~ x");
     json_object_set_new(doc, "estimator", json_string(later[i]));
     reply r = post(doc);
     assert_problem(&r, 422, "not-supported", "/estimator");
     reply_free(&r);
   }
+  /* The stochastic frontier models log trade. */
+  json_t *sfa = model("y ~ x");
+  json_object_set_new(sfa, "estimator", json_string("sfa"));
+  reply rs = post(sfa);
+  assert_problem(&rs, 422, "invalid-request", "/formula");
+  reply_free(&rs);
   json_t *bad[] = {json_string("OLS"), json_string(""), json_integer(1)};
   for (size_t i = 0; i < 3; i++) {
     json_t *doc = model("y ~ x");

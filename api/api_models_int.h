@@ -1,0 +1,111 @@
+/* What the model handler's files share: the request context of POST
+ * /v1/models and the helpers that answer from it. api_models.c owns the
+ * request's life cycle (fields, data, formula, ids, storage, the answer);
+ * each estimator other than OLS has its own file (api_models_sfa.c, ...)
+ * that fills the common coefficient table and the potentials. Internal to
+ * api/. */
+#ifndef GRAVITAS_API_MODELS_INT_H
+#define GRAVITAS_API_MODELS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "api_canon.h"
+#include "api_data.h"
+#include "api_out.h"
+#include "api_service.h"
+#include "core_formula.h"
+#include "core_interp.h"
+#include "core_ols.h"
+#include "core_potential.h"
+#include "core_sfa.h"
+
+typedef enum api_estimator {
+  API_EST_OLS,
+  API_EST_SFA
+} api_estimator;
+
+/* The coefficient table every estimator fills, one entry per column of the
+ * fit design (borrowed or owned arrays, see own_tab). */
+typedef struct api_coef_table {
+  const bool *dropped; /* collinear columns, left out of the answer */
+  const double *est, *se, *stat, *p_value, *ci_low, *ci_high;
+} api_coef_table;
+
+/* Everything one request holds, released in one place (free_ctx). */
+typedef struct model_ctx {
+  const api_request *req;
+  api_response *res;
+  json_t *root;
+  api_errors errs;
+  api_error_code code; /* the problem to answer when errs is not empty */
+
+  /* The validated specification. */
+  const json_t *data_json;
+  const char *formula_text;
+  core_vcov_kind vcov_kind;
+  char vcov_text[96];
+  char cluster_var[CORE_NAME_MAX + 1];
+  core_pot_spec pot;
+  core_interp_mode interp;
+  double confidence;
+
+  api_data data;
+  char dataset_id[API_DATASET_ID_LEN + 1];
+  char model_id[API_MODEL_ID_LEN + 1];
+  core_formula *formula;
+  core_fill_list filled;
+  core_design *fit;  /* estimation rows */
+  core_design *pred; /* every row with all regressors */
+  size_t n_fit;      /* rows of fit used (cluster rows may shrink it) */
+  size_t cluster_missing;
+  size_t *cluster;
+  size_t n_clusters;
+  api_estimator est;
+  core_ols_result *ols;
+  core_sfa_result *sfa;
+  /* SFA options: u truncated normal (else half normal); panel over
+   * (reporter, partner) pairs with "invariant" or "bc92" inefficiency. */
+  bool sfa_truncated;
+  const char *sfa_time; /* NULL (cross-section), "invariant", "bc92" */
+  size_t *sfa_group;
+  double *sfa_period;
+  api_coef_table tab;
+  double *owned[3]; /* arrays of tab allocated by an estimator's file */
+  bool *owned_dropped;
+  double *xb;
+  double *actual;
+  core_pot_row *pot_rows;
+  double factor; /* retransformation factor of level predictions */
+  core_warnings warnings;
+
+  /* Storage (NULL without a service, as in handler tests). */
+  const api_service *svc;
+  const char *stored_dataset; /* dataset_id of the request, when given */
+  json_t *stored_data;        /* the stored dataset's data object */
+  const json_t *annotations;  /* members added to the answer (the default) */
+} model_ctx;
+
+/* Raises the problem code to answer: an invalid field outranks a limit,
+ * which outranks something not supported yet. */
+void api_mctx_raise(model_ctx *c, api_error_code code);
+/* Answers the collected errors. Always returns false (for `return`). */
+bool api_mctx_errors(model_ctx *c, const char *detail);
+/* Answers 500 with what as the detail. Always returns false. */
+bool api_mctx_internal(model_ctx *c, const char *what);
+/* Answers the problem of a failed core_design_build. Returns false. */
+bool api_mctx_design_error(model_ctx *c, core_status st, const core_err *err);
+/* A string key of row r as JSON (null when missing). */
+json_t *api_mctx_key(char **keys, size_t r);
+
+/* The stochastic frontier (api_models_sfa.c): the fit on c->fit, then the
+ * potentials of c->pred with K = efficiency; and its answer members. Each
+ * returns false after answering a problem. */
+bool api_sfa_fit(model_ctx *c);
+bool api_sfa_potentials(model_ctx *c);
+void api_sfa_answer(model_ctx *c, api_out *o, json_t *body);
+
+#endif
