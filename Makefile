@@ -48,7 +48,7 @@ test-sanitize: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DGRAVITAS_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
-	@cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j 2; rc=$$?; \
+	@cd $(ASAN_BUILD) && $(SAN_ENV) GRAVITAS_E2E_WAIT_READY=1 ctest --output-on-failure -j 2; rc=$$?; \
 	  if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
 	    for f in $(SAN_LOGS)/*; do echo "==== $$f"; cat "$$f"; done; \
 	    echo "test-sanitize: sanitizer reports above ($(SAN_LOGS))" >&2; exit 1; \
