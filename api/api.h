@@ -184,4 +184,9 @@ void api_put_alias(const api_request *req, api_response *res);   /* PUT /v1/alia
 void api_get_aliases(const api_request *req, api_response *res); /* GET /v1/aliases */
 void api_get_potential(const api_request *req, api_response *res); /* GET /v1/potential */
 
+/* World Bank indicators (api_indicators.c). */
+void api_post_indicators_fetch(const api_request *req, api_response *res);   /* POST /v1/indicators/fetch */
+void api_post_datasets_from_worldbank(const api_request *req, api_response *res); /* POST /v1/datasets/from-worldbank */
+void api_post_indicators_refresh(const api_request *req, api_response *res); /* POST /v1/indicators/refresh */
+
 #endif

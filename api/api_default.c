@@ -415,41 +415,45 @@ static json_t *fill_entry(const char *entity, const char *variable, int year,
                    variable, "year", year, "value", value, "kind", kind);
 }
 
-/* Fills the gaps of one country series s (NY values) in place with
- * core_interp_panel and appends each filled cell to filled, in year order.
- * Returns 0 or -1 (message in e). */
-static int fill_series(double *s, int c, int ind, json_t *filled, errsink *e) {
-  bool carry = carried(c, ind);
+int api_series_fill(double *s, size_t ny, int year0, const char *entity,
+                    const char *variable, bool carry, json_t *filled,
+                    char *errbuf, size_t errlen) {
+  errsink es = {errbuf, errlen};
+  errsink *e = &es;
+  if (ny == 0) return 0;
+  if (ny > API_SERIES_MAX_YEARS)
+    return fail(e, "filling %s %s: more than %d years", entity, variable,
+                API_SERIES_MAX_YEARS);
   size_t first = 0;
   if (carry)
-    while (first < NY && isnan(s[first]))
+    while (first < ny && isnan(s[first]))
       first++;
-  size_t n = NY - first, col = 0;
+  size_t n = ny - first, col = 0;
   if (n == 0) return 0; /* nothing observed: the series stays missing */
   int rc = -1;
   core_err err;
   core_err_clear(&err);
   core_fill_list fl = {0, 0, NULL};
-  int years[NY];
-  const char *keys[NY];
-  bool was_filled[NY] = {false};
-  double value[NY] = {0};
-  core_fill_kind kind[NY] = {CORE_FILL_INTERPOLATED};
+  int years[API_SERIES_MAX_YEARS];
+  const char *keys[API_SERIES_MAX_YEARS];
+  bool was_filled[API_SERIES_MAX_YEARS] = {false};
+  double value[API_SERIES_MAX_YEARS] = {0};
+  core_fill_kind kind[API_SERIES_MAX_YEARS] = {CORE_FILL_INTERPOLATED};
   core_panel *p = core_panel_alloc(n);
   if (!p) {
     fail(e, "out of memory");
     goto cleanup;
   }
   for (size_t j = 0; j < n; j++) {
-    years[j] = YEAR0 + (int)(first + j);
-    keys[j] = COUNTRY[c];
+    years[j] = year0 + (int)(first + j);
+    keys[j] = entity;
   }
   if (core_panel_set_keys(p, keys, NULL, years, &err) != CORE_OK ||
       core_panel_add_column(p, "v", s + first, &col, &err) != CORE_OK ||
       core_interp_panel(p, &col, 1,
                         carry ? CORE_INTERP_NEAREST : CORE_INTERP_LINEAR, &fl,
                         &err) != CORE_OK) {
-    fail(e, "filling %s %s: %s", COUNTRY[c], INDICATOR[ind], err.msg);
+    fail(e, "filling %s %s: %s", entity, variable, err.msg);
     goto cleanup;
   }
   for (size_t i = 0; i < fl.n; i++) {
@@ -458,10 +462,9 @@ static int fill_series(double *s, int c, int ind, json_t *filled, errsink *e) {
     /* The list must name only cells that were gaps, with the value it
      * wrote; anything else would be a silent change of a source value. */
     if (f->row >= n || f->col != col || !isnan(s[t]) || was_filled[t] ||
-        f->year != YEAR0 + (int)t || !isfinite(f->value) ||
+        f->year != year0 + (int)t || !isfinite(f->value) ||
         f->value != p->cols[col][f->row]) {
-      fail(e, "filling %s %s: inconsistent fill list", COUNTRY[c],
-           INDICATOR[ind]);
+      fail(e, "filling %s %s: inconsistent fill list", entity, variable);
       goto cleanup;
     }
     was_filled[t] = true;
@@ -472,28 +475,34 @@ static int fill_series(double *s, int c, int ind, json_t *filled, errsink *e) {
     double before = s[first + j], after = p->cols[col][j];
     if (!was_filled[first + j] && !(before == after) &&
         !(isnan(before) && isnan(after))) {
-      fail(e, "filling %s %s: a cell changed without being listed", COUNTRY[c],
-           INDICATOR[ind]);
+      fail(e, "filling %s %s: a cell changed without being listed", entity,
+           variable);
       goto cleanup;
     }
   }
-  for (size_t t = 0; t < NY; t++) {
+  for (size_t t = 0; filled && t < ny; t++) {
     if (!was_filled[t]) continue;
     json_t *item =
-        fill_entry(COUNTRY[c], INDICATOR[ind], YEAR0 + (int)t, value[t],
+        fill_entry(entity, variable, year0 + (int)t, value[t],
                    kind[t] == CORE_FILL_CARRIED ? "carried" : "interpolated");
     if (!item || json_array_append_new(filled, item) != 0) {
       fail(e, "out of memory");
       goto cleanup;
     }
   }
-  for (size_t t = 0; t < NY; t++)
+  for (size_t t = 0; t < ny; t++)
     if (was_filled[t]) s[t] = value[t];
   rc = 0;
 cleanup:
   core_fill_list_clear(&fl);
   core_panel_free(p);
   return rc;
+}
+
+/* One series of the default: its carry rule from CARRY. */
+static int fill_series(double *s, int c, int ind, json_t *filled, errsink *e) {
+  return api_series_fill(s, NY, YEAR0, COUNTRY[c], INDICATOR[ind],
+                         carried(c, ind), filled, e->buf, e->len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -936,22 +945,9 @@ static int choose(api_default *out, errsink *e) {
   return add_warning(out->warnings, &b, e);
 }
 
-int api_default_build_from(const api_default_sources *src, api_default **out,
-                           char *errbuf, size_t errlen) {
-  errsink e = {errbuf, errlen};
-  raw *d = NULL;
-  api_default *r = NULL;
-  int rc = -1;
-  if (errbuf && errlen > 0) errbuf[0] = '\0';
-  if (!out) return fail(&e, "no output pointer");
-  *out = NULL;
-  if (!src) return fail(&e, "no sources");
-  d = malloc(sizeof *d);
-  r = calloc(1, sizeof *r);
-  if (!d || !r) {
-    fail(&e, "out of memory");
-    goto cleanup;
-  }
+static raw *raw_new(void) {
+  raw *d = malloc(sizeof *d);
+  if (!d) return NULL;
   for (int c = 0; c < NC; c++)
     for (int i = 0; i < NIND; i++)
       for (int t = 0; t < NY; t++)
@@ -959,10 +955,60 @@ int api_default_build_from(const api_default_sources *src, api_default **out,
   for (int p = 0; p < NP; p++)
     for (int t = 0; t < NY; t++)
       d->trade[p][t] = NAN;
-  if (read_wdi(&src->wdi, d, &e) < 0 ||
-      read_capitals(&src->capitals, d, &e) < 0 ||
-      read_oil(&src->oil, d, &e) < 0 || read_trade(&src->trade, d, &e) < 0)
-    goto cleanup;
+  return d;
+}
+
+static int build_raw(raw *d, api_default **out, errsink *e);
+
+/* Reads the sources into d; the WDI values come from grid (laid out as
+ * api_default_grid says) when it is not NULL, else from src->wdi. */
+static int read_sources(const api_default_sources *src, const double *grid,
+                        raw *d, errsink *e) {
+  if (grid) {
+    for (int c = 0; c < NC; c++)
+      for (int i = 0; i < NIND; i++)
+        for (int t = 0; t < NY; t++)
+          if (used_series(c, i)) {
+            double v = grid[((size_t)c * NIND + (size_t)i) * NY + (size_t)t];
+            if (!isnan(v) && !isfinite(v))
+              return fail(e, "the value of %s %s %d is not finite",
+                          COUNTRY[c], INDICATOR[i], YEAR0 + t);
+            d->wdi[c][i][t] = v;
+          }
+  } else if (read_wdi(&src->wdi, d, e) < 0) {
+    return -1;
+  }
+  if (read_capitals(&src->capitals, d, e) < 0 ||
+      read_oil(&src->oil, d, e) < 0 || read_trade(&src->trade, d, e) < 0)
+    return -1;
+  return 0;
+}
+
+static int build_from(const api_default_sources *src, const double *grid,
+                      api_default **out, char *errbuf, size_t errlen) {
+  errsink e = {errbuf, errlen};
+  if (errbuf && errlen > 0) errbuf[0] = '\0';
+  if (!out) return fail(&e, "no output pointer");
+  *out = NULL;
+  if (!src) return fail(&e, "no sources");
+  raw *d = raw_new();
+  if (!d) return fail(&e, "out of memory");
+  int rc = read_sources(src, grid, d, &e) < 0 ? -1 : build_raw(d, out, &e);
+  free(d);
+  return rc;
+}
+
+int api_default_build_from(const api_default_sources *src, api_default **out,
+                           char *errbuf, size_t errlen) {
+  return build_from(src, NULL, out, errbuf, errlen);
+}
+
+/* Builds the default from values read into d (gaps are filled in place). */
+static int build_raw(raw *d, api_default **out, errsink *ep) {
+  errsink e = *ep;
+  api_default *r = calloc(1, sizeof *r);
+  int rc = -1;
+  if (!r) return fail(&e, "out of memory");
 
   r->name = API_DEFAULT_NAME;
   r->filled = json_array();
@@ -991,7 +1037,6 @@ int api_default_build_from(const api_default_sources *src, api_default **out,
   rc = 0;
 cleanup:
   api_default_free(r);
-  free(d);
   return rc;
 }
 
@@ -1003,18 +1048,99 @@ const api_default_file *api_default_file_find(const char *name) {
   return NULL;
 }
 
-int api_default_build(api_default **out, char *errbuf, size_t errlen) {
+/* The embedded sources. Returns 0 or -1 (message in e). */
+static int embedded_sources(api_default_sources *src, errsink *e) {
   static const char *const names[4] = {"wdi_central_asia.csv", "capitals.csv",
                                        "oil_price.csv",
                                        "bilateral_trade_china_ca.csv"};
   const api_default_file *f[4];
-  errsink e = {errbuf, errlen};
-  if (out) *out = NULL;
   for (int i = 0; i < 4; i++)
     if (!(f[i] = api_default_file_find(names[i])))
-      return fail(&e, "the embedded data has no %s", names[i]);
-  api_default_sources src = {*f[0], *f[1], *f[2], *f[3]};
+      return fail(e, "the embedded data has no %s", names[i]);
+  *src = (api_default_sources){*f[0], *f[1], *f[2], *f[3]};
+  return 0;
+}
+
+int api_default_build(api_default **out, char *errbuf, size_t errlen) {
+  errsink e = {errbuf, errlen};
+  if (out) *out = NULL;
+  api_default_sources src;
+  if (embedded_sources(&src, &e) < 0) return -1;
   return api_default_build_from(&src, out, errbuf, errlen);
+}
+
+int api_default_build_grid(const double *grid, api_default **out,
+                           char *errbuf, size_t errlen) {
+  errsink e = {errbuf, errlen};
+  if (out) *out = NULL;
+  if (!grid) return fail(&e, "no values");
+  api_default_sources src;
+  if (embedded_sources(&src, &e) < 0) return -1;
+  return build_from(&src, grid, out, errbuf, errlen);
+}
+
+void api_default_grid_shape(api_default_grid *g) {
+  g->countries = COUNTRY;
+  g->n_countries = NC;
+  g->indicators = INDICATOR;
+  g->n_indicators = NIND;
+  g->year0 = YEAR0;
+  g->n_years = NY;
+}
+
+bool api_default_grid_used(size_t c, size_t i) {
+  return c < NC && i < NIND && used_series((int)c, (int)i);
+}
+
+int api_default_grid_embedded(double *grid, char *errbuf, size_t errlen) {
+  errsink e = {errbuf, errlen};
+  api_default_sources src;
+  if (embedded_sources(&src, &e) < 0) return -1;
+  raw *d = raw_new();
+  if (!d) return fail(&e, "out of memory");
+  int rc = read_wdi(&src.wdi, d, &e);
+  if (rc == 0) memcpy(grid, d->wdi, sizeof d->wdi);
+  free(d);
+  return rc;
+}
+
+/* Reads the column col of the embedded file name on the line whose column
+ * key equals want. Returns 1 found (value in *v), 0 not listed, -1 for a
+ * malformed file (message in e). */
+static int embedded_lookup(const char *name, const char *key,
+                           const char *want, const char *col, double *v,
+                           errsink *e) {
+  const api_default_file *f = api_default_file_find(name);
+  if (!f) return fail(e, "the embedded data has no %s", name);
+  const char *cols[2] = {key, col};
+  size_t ix[2];
+  reader r;
+  if (reader_open(&r, f, cols, 2, ix, e) < 0) return -1;
+  int rc;
+  while ((rc = reader_next(&r, e)) == 1) {
+    const char *k = field(&r, ix[0], cols[0], e);
+    const char *x = k ? field(&r, ix[1], cols[1], e) : NULL;
+    if (!x) return -1;
+    if (strcmp(k, want) != 0) continue;
+    if (parse_number(&r, x, col, false, v, e) < 0) return -1;
+    return 1;
+  }
+  return rc < 0 ? -1 : 0;
+}
+
+int api_default_capital_km(const char *iso3, double *km, char *errbuf,
+                           size_t errlen) {
+  errsink e = {errbuf, errlen};
+  return embedded_lookup("capitals.csv", "iso3", iso3,
+                         "distcap_km_from_beijing", km, &e);
+}
+
+int api_default_oil_usd(int year, double *usd, char *errbuf, size_t errlen) {
+  errsink e = {errbuf, errlen};
+  char y[16];
+  snprintf(y, sizeof y, "%d", year);
+  return embedded_lookup("oil_price.csv", "year", y,
+                         "wb_crude_oil_average_usd_bbl", usd, &e);
 }
 
 void api_default_free(api_default *d) {

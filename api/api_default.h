@@ -27,6 +27,7 @@
 #ifndef GRAVITAS_API_DEFAULT_H
 #define GRAVITAS_API_DEFAULT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -113,5 +114,60 @@ int api_default_build_from(const api_default_sources *src, api_default **out,
 
 /* Frees d and everything it owns. NULL is a no-op. */
 void api_default_free(api_default *d);
+
+/* ---- Shared with the World Bank panels (api_indicators.c) -------------- */
+
+/* The grid of country series the default is built from: values of
+ * indicators x countries x years, laid out as
+ * grid[(c * n_indicators + i) * n_years + t] (NaN = no value). */
+typedef struct api_default_grid {
+  const char *const *countries; /* the reporter (CHN) first, then partners */
+  size_t n_countries;
+  const char *const *indicators; /* WDI codes */
+  size_t n_indicators;
+  int year0;
+  size_t n_years;
+} api_default_grid;
+
+/* Fills g with the default's grid shape (static strings). */
+void api_default_grid_shape(api_default_grid *g);
+
+/* True when series (country c, indicator i) enters the default (the
+ * enablers only for the partners). */
+bool api_default_grid_used(size_t c, size_t i);
+
+/* Writes the embedded data/wdi_central_asia.csv into grid (room for the
+ * whole shape; unused series stay NaN). Returns 0, or -1 with a sentence in
+ * errbuf. */
+int api_default_grid_embedded(double *grid, char *errbuf, size_t errlen);
+
+/* Builds the default as api_default_build does, but with the country
+ * series taken from grid (the other inputs still from the embedded files):
+ * the same gap filling, products, cbec and specification choice. Returns
+ * as api_default_build. */
+int api_default_build_grid(const double *grid, api_default **out,
+                           char *errbuf, size_t errlen);
+
+/* The longest series api_series_fill takes. */
+#define API_SERIES_MAX_YEARS 256
+
+/* Fills the gaps of one country series s[0..ny) (years year0...) in place,
+ * the default's rules: interior gaps linearly; when carry, trailing gaps
+ * from the last observed year too (leading gaps never). Appends
+ * {"entity","variable","year","value","kind"} for every filled cell to
+ * filled (may be NULL). Returns 0, or -1 with a sentence in errbuf. */
+int api_series_fill(double *s, size_t ny, int year0, const char *entity,
+                    const char *variable, bool carry, json_t *filled,
+                    char *errbuf, size_t errlen);
+
+/* The CEPII capital distance from Beijing (data/capitals.csv) of iso3 in
+ * *km. Returns 1, 0 when the file has no such country, -1 (sentence in
+ * errbuf) when the embedded file is malformed. */
+int api_default_capital_km(const char *iso3, double *km, char *errbuf,
+                           size_t errlen);
+
+/* The World Bank crude oil average of year in $/bbl (data/oil_price.csv).
+ * Returns like api_default_capital_km. */
+int api_default_oil_usd(int year, double *usd, char *errbuf, size_t errlen);
 
 #endif

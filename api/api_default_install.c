@@ -55,19 +55,32 @@ int api_default_install(const api_env *env,
                         char model_id[API_MODEL_ID_LEN + 1], char *err,
                         size_t errlen) {
   model_id[0] = '\0';
+  api_default *d = NULL;
+  char why[512];
+  if (api_default_build(&d, why, sizeof why) != 0) {
+    snprintf(err, errlen, "the default cannot be built: %s", why);
+    return -1;
+  }
+  int rc = api_default_install_built(env, d, model_id, NULL, NULL, err, errlen);
+  api_default_free(d);
+  return rc;
+}
+
+int api_default_install_built(const api_env *env, const api_default *d,
+                              char model_id[API_MODEL_ID_LEN + 1],
+                              char **previous_out,
+                              char dataset_id[API_DATASET_ID_LEN + 1],
+                              char *err, size_t errlen) {
+  model_id[0] = '\0';
+  if (previous_out) *previous_out = NULL;
+  if (dataset_id) dataset_id[0] = '\0';
   const api_service *svc = env->service;
   if (svc == NULL) {
     snprintf(err, errlen, "no store is configured");
     return -1;
   }
   int rc = -1;
-  api_default *d = NULL;
   json_t *ds = NULL, *model = NULL, *req = NULL, *notes = NULL;
-  char why[512];
-  if (api_default_build(&d, why, sizeof why) != 0) {
-    snprintf(err, errlen, "the default cannot be built: %s", why);
-    goto cleanup;
-  }
   req = json_pack("{s:s, s:O}", "name", API_DEFAULT_NAME, "rows",
                   json_object_get(d->data, "rows"));
   ds = req ? call(env, "/v1/datasets", req, NULL, err, errlen) : NULL;
@@ -75,6 +88,7 @@ int api_default_install(const api_env *env,
   req = NULL;
   const char *ds_id = json_string_value(json_object_get(ds, "id"));
   if (ds_id == NULL) goto cleanup;
+  if (dataset_id) snprintf(dataset_id, API_DATASET_ID_LEN + 1, "%s", ds_id);
   /* The paper reports OLS with classical standard errors; K in levels with
    * Duan's smearing is the service's default potential. */
   req = json_pack("{s:s, s:s, s:s, s:s}", "dataset_id", ds_id, "formula",
@@ -93,7 +107,10 @@ int api_default_install(const api_env *env,
   char *previous = NULL;
   api_svc_status st =
       svc->alias_put(svc->ctx, API_DEFAULT_ALIAS, id, &previous);
-  free(previous);
+  if (previous_out)
+    *previous_out = previous;
+  else
+    free(previous);
   if (st != API_SVC_OK) {
     snprintf(err, errlen, "the alias '%s' cannot be stored", API_DEFAULT_ALIAS);
     goto cleanup;
@@ -105,6 +122,5 @@ cleanup:
   json_decref(notes);
   json_decref(ds);
   json_decref(model);
-  api_default_free(d);
   return rc;
 }

@@ -22,4 +22,16 @@ int api_default_install(const api_env *env,
                         char model_id[API_MODEL_ID_LEN + 1], char *err,
                         size_t errlen);
 
+/* The same with a default already built (by api_default_build_grid from
+ * refreshed values, say; borrowed). *previous_out (when previous_out is not
+ * NULL) receives the alias's former model id (caller frees) or NULL;
+ * dataset_id (may be NULL) receives the stored dataset's id. Returns as
+ * api_default_install. */
+typedef struct api_default api_default;
+int api_default_install_built(const api_env *env, const api_default *d,
+                              char model_id[API_MODEL_ID_LEN + 1],
+                              char **previous_out,
+                              char dataset_id[API_DATASET_ID_LEN + 1],
+                              char *err, size_t errlen);
+
 #endif

@@ -25,6 +25,66 @@ typedef enum api_svc_status {
  * never modified after it is built. */
 typedef struct api_model_view api_model_view;
 
+/* World Bank indicators (api_indicators.c answers them; server/ fetches
+ * and caches them, srv_indicators.c). */
+typedef enum api_wb_error {
+  API_WB_OK = 0,
+  API_WB_INVALID,  /* the World Bank refused an indicator or country: 422 */
+  API_WB_UPSTREAM, /* unreachable, 5xx, non-JSON, malformed: 502 */
+  API_WB_TIMEOUT,  /* no answer in time: 504 */
+  API_WB_BUSY,     /* every fetch slot is in use: 503 with Retry-After */
+  API_WB_ERROR     /* out of memory, storage failure, not configured: 500 */
+} api_wb_error;
+
+#define API_WB_CODE_MAX 64
+#define API_WB_DATE_MAX 64
+
+/* One tidy value. */
+typedef struct api_wb_row {
+  char country[API_WB_CODE_MAX];
+  size_t indicator; /* index into the requested indicators */
+  int year;
+  bool has_value; /* false: the World Bank has no value (null) */
+  double value;
+  char lastupdated[API_WB_DATE_MAX]; /* the source's date, "" when none */
+} api_wb_row;
+
+/* What happened to one requested indicator. */
+typedef struct api_wb_status {
+  char indicator[API_WB_CODE_MAX];
+  const char *source; /* static: "worldbank", "cache", "stale-cache" or
+                         "error" */
+  double age_hours;   /* age of the oldest value served (0 when fetched) */
+  char lastupdated[API_WB_DATE_MAX];
+  api_wb_error error; /* API_WB_OK unless source is "error" */
+  char message[512];  /* why it failed or fell back; "" otherwise */
+  size_t rows;
+} api_wb_status;
+
+typedef struct api_wb_result {
+  api_wb_row *rows; /* indicator order, then country, then year */
+  size_t n_rows;
+  api_wb_status *status; /* one per requested indicator, same order */
+  size_t n_status;
+  json_t *warnings; /* array of strings (owned) */
+  /* API_WB_OK when every indicator has values to serve; otherwise the
+   * first failed indicator's kind with message naming it. */
+  api_wb_error error;
+  char message[512];
+} api_wb_result;
+
+/* How indicators_get treats the cache. */
+typedef enum api_wb_mode {
+  API_WB_NORMAL = 0, /* cached while fresh, else fetched */
+  API_WB_REFRESH,    /* always fetched (cached values only as a fallback) */
+  API_WB_CACHE_ONLY  /* never fetched: whatever is cached, however old;
+                        an indicator with nothing cached has source "error"
+                        but the call does not fail */
+} api_wb_mode;
+
+/* Frees a result (api_indicators.c). NULL is a no-op. */
+void api_wb_result_free(api_wb_result *r);
+
 typedef struct api_service {
   void *ctx;
 
@@ -63,6 +123,17 @@ typedef struct api_service {
   api_svc_status (*alias_put)(void *ctx, const char *name,
                               const char *model_id, char **previous);
   api_svc_status (*alias_list)(void *ctx, char **items_json);
+
+  /* World Bank values of indicators[0..m) for countries[0..n) and years
+   * from..to: from the indicator cache while fresh, else fetched (see
+   * api_wb_mode) and cached; when a fetch fails, cached values are
+   * served with a warning naming their age. Returns the error kind and sets
+   * *out (free with api_wb_result_free) unless out of memory (API_WB_ERROR
+   * with *out NULL). May be NULL when the process has no fetcher. */
+  api_wb_error (*indicators_get)(void *ctx, const char *const *countries,
+                                 size_t n, const char *const *indicators,
+                                 size_t m, int from, int to, api_wb_mode mode,
+                                 api_wb_result **out);
 } api_service;
 
 #endif

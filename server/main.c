@@ -18,6 +18,7 @@
 #include "api_default_install.h"
 #include "srv_config.h"
 #include "srv_http.h"
+#include "srv_indicators.h"
 #include "srv_log.h"
 #include "srv_service.h"
 #include "store.h"
@@ -84,6 +85,7 @@ int main(int argc, char **argv) {
   srv_http *srv = NULL;
   store *st = NULL;
   srv_service *service = NULL;
+  srv_indicators *indicators = NULL;
   readiness ready = {0};
   atomic_init(&ready.default_state, 0);
 
@@ -139,6 +141,20 @@ int main(int argc, char **argv) {
     SRV_LOG_ERROR("start", "out of memory for the service");
     goto cleanup;
   }
+  /* World Bank fetches occupy a request thread each, so at most half of
+   * them (at least one) may be fetching at once; beyond that 503. */
+  indicators = srv_indicators_new(
+      st, &(srv_indicators_config){.base_url = cfg.wb_base_url,
+                                   .ttl_hours = cfg.wb_ttl_hours,
+                                   .timeout_ms = (long)cfg.wb_timeout_ms,
+                                   .max_fetches =
+                                       cfg.threads > 1 ? cfg.threads / 2 : 1,
+                                   .max_retries = -1});
+  if (indicators == NULL) {
+    SRV_LOG_ERROR("start", "out of memory for the indicator fetcher");
+    goto cleanup;
+  }
+  srv_service_set_indicators(service, indicators);
 
   srv = srv_http_start(&cfg, (void *)srv_service_table(service), err,
                        sizeof err);
@@ -194,6 +210,7 @@ int main(int argc, char **argv) {
 cleanup:
   srv_http_stop(srv, 0);
   srv_service_free(service);
+  srv_indicators_free(indicators);
   store_close(st);
   if (curl_ready) curl_global_cleanup();
   srv_config_free(&cfg);

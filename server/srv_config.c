@@ -43,6 +43,9 @@ enum id {
   S_TIMEOUT,
   S_CACHE,
   S_OPENAPI,
+  S_WB_URL,
+  S_WB_TTL,
+  S_WB_TIMEOUT,
   S_COUNT
 };
 
@@ -100,6 +103,17 @@ static const setting settings[S_COUNT] = {
     {S_OPENAPI, "openapi", "GRAVITAS_OPENAPI", "FILE",
      "the source tree's openapi.yaml, else ./openapi.yaml",
      "OpenAPI document served at GET /openapi.yaml", K_STRING, 0, 0},
+    {S_WB_URL, "wb-base-url", "GRAVITAS_WB_BASE_URL", "URL",
+     "https://api.worldbank.org/v2",
+     "World Bank API v2 base URL (http or https; a mirror or a test server)",
+     K_STRING, 0, 0},
+    {S_WB_TTL, "wb-ttl-hours", "GRAVITAS_WB_TTL_HOURS", "HOURS", "24",
+     "cached World Bank values younger than this are served without a "
+     "request (0..87600; 0 always fetches)",
+     K_UNSIGNED, 0, 87600},
+    {S_WB_TIMEOUT, "wb-timeout-ms", "GRAVITAS_WB_TIMEOUT_MS", "MS", "30000",
+     "time limit of one World Bank request in milliseconds (100..600000)",
+     K_UNSIGNED, 100, 600000},
 };
 
 const char *srv_config_getenv(void *ctx, const char *name) {
@@ -339,6 +353,20 @@ static bool apply(srv_config *cfg, const setting *s, const char *value,
   case S_MAX_FORMULA: cfg->limits.max_formula_len = (size_t)v; return true;
   case S_MAX_DEPTH: cfg->limits.max_json_depth = (size_t)v; return true;
   case S_CACHE: cfg->cache_mb = (size_t)v; return true;
+  case S_WB_TTL: cfg->wb_ttl_hours = (unsigned)v; return true;
+  case S_WB_TIMEOUT: cfg->wb_timeout_ms = (unsigned)v; return true;
+  case S_WB_URL:
+    if (strncmp(value, "http://", 7) != 0 &&
+        strncmp(value, "https://", 8) != 0) {
+      fail(err, errsz, "%s: '%.64s' is not an http:// or https:// URL", src,
+           value);
+      return false;
+    }
+    if (!set_string(&cfg->wb_base_url, value)) {
+      fail(err, errsz, "%s: out of memory", src);
+      return false;
+    }
+    return true;
   case S_HOST:
   case S_DATA_DIR:
   case S_OPENAPI: {
@@ -385,12 +413,15 @@ static bool set_defaults(srv_config *cfg) {
   api_limits_default(&cfg->limits);
   cfg->connection_timeout = 30;
   cfg->cache_mb = 256;
+  cfg->wb_ttl_hours = 24;
+  cfg->wb_timeout_ms = 30000;
   const char *openapi = GRAVITAS_SOURCE_DIR "/openapi.yaml";
   if (access(openapi, R_OK) != 0) openapi = "./openapi.yaml";
   cfg->host = strdup("127.0.0.1");
   cfg->data_dir = strdup("./var");
   cfg->openapi_path = strdup(openapi);
-  return cfg->host && cfg->data_dir && cfg->openapi_path;
+  cfg->wb_base_url = strdup("https://api.worldbank.org/v2");
+  return cfg->host && cfg->data_dir && cfg->openapi_path && cfg->wb_base_url;
 }
 
 static const setting *find_flag(const char *name, size_t len) {
@@ -497,6 +528,7 @@ void srv_config_free(srv_config *cfg) {
   free(cfg->host);
   free(cfg->data_dir);
   free(cfg->openapi_path);
+  free(cfg->wb_base_url);
   free(cfg->api_keys_file);
   free_list(cfg->cors_origins, cfg->n_cors_origins);
   free_list(cfg->api_keys, cfg->n_api_keys);

@@ -27,6 +27,9 @@ typedef struct srv_config {
   unsigned connection_timeout;  /* idle seconds before a connection closes */
   size_t cache_mb;              /* model cache budget in MiB */
   char *openapi_path;           /* file served at GET /openapi.yaml */
+  char *wb_base_url;            /* World Bank API v2 base URL */
+  unsigned wb_ttl_hours;        /* indicator cache time to live */
+  unsigned wb_timeout_ms;       /* one World Bank request's time limit */
 } srv_config;
 
 /* Returns the value of the environment variable name, or NULL when unset. */

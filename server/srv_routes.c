@@ -31,6 +31,12 @@ static const srv_route routes[] = {
      SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_IS_WRITE},
     {"GET", "/v1/aliases", api_get_aliases, NULL, 0},
     {"GET", "/v1/potential", api_get_potential, NULL, 0},
+    {"POST", "/v1/indicators/fetch", api_post_indicators_fetch, NULL,
+     SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_IS_WRITE},
+    {"POST", "/v1/datasets/from-worldbank", api_post_datasets_from_worldbank,
+     NULL, SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_IS_WRITE},
+    {"POST", "/v1/indicators/refresh", api_post_indicators_refresh, NULL,
+     SRV_ROUTE_IS_WRITE | SRV_ROUTE_IS_FIT},
 };
 
 const srv_route *srv_routes_table(size_t *n) {

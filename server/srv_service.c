@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "api_model_view.h"
+#include "srv_indicators.h"
 #include "srv_log.h"
 #include "srv_metrics.h"
 
@@ -17,6 +18,7 @@ struct srv_service {
   api_service table;
   store *st;
   srv_cache *cache;
+  srv_indicators *ind; /* NULL: no fetcher (indicators_get answers 500) */
 };
 
 static api_svc_status map(store_status s, const store_err *err,
@@ -293,6 +295,21 @@ static api_svc_status alias_list(void *ctx, char **items_json) {
   return *items_json ? API_SVC_OK : API_SVC_ERROR;
 }
 
+/* ---- World Bank indicators (srv_indicators.c) ------------------------- */
+
+static api_wb_error indicators_get(void *ctx, const char *const *countries,
+                                   size_t n, const char *const *indicators,
+                                   size_t m, int from, int to,
+                                   api_wb_mode mode, api_wb_result **out) {
+  srv_service *s = ctx;
+  return srv_indicators_get(s->ind, countries, n, indicators, m, from, to,
+                            mode, out);
+}
+
+void srv_service_set_indicators(srv_service *s, srv_indicators *x) {
+  s->ind = x;
+}
+
 /* ---- life cycle --------------------------------------------------------- */
 
 srv_service *srv_service_new(store *st, size_t cache_bytes) {
@@ -316,7 +333,8 @@ srv_service *srv_service_new(store *st, size_t cache_bytes) {
                            .model_list = model_list,
                            .model_delete = model_delete,
                            .alias_put = alias_put,
-                           .alias_list = alias_list};
+                           .alias_list = alias_list,
+                           .indicators_get = indicators_get};
   return s;
 }
 
