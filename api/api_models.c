@@ -31,9 +31,8 @@ static const char *const inefficiency_names[] = {"half_normal",
                                                  "truncated_normal", NULL};
 static const char *const time_names[] = {"invariant", "bc92", NULL};
 static const char *const smearing_names[] = {"duan", "normal", "none", NULL};
-/* Estimators the API knows but this release does not offer yet. */
-static const char *const later_estimators[] = {"fe", "re", "ppml", NULL};
-static const char *const estimator_names[] = {"ols", "sfa"};
+static const char *const estimator_names[] = {"ols", "sfa", "fe", "re",
+                                              "ppml"};
 
 static void free_ctx(model_ctx *c) {
   json_decref(c->root);
@@ -47,6 +46,7 @@ static void free_ctx(model_ctx *c) {
   free(c->cluster);
   core_ols_result_free(c->ols);
   core_sfa_result_free(c->sfa);
+  api_panel_free(c);
   free(c->sfa_group);
   free(c->sfa_period);
   for (size_t i = 0; i < sizeof c->owned / sizeof c->owned[0]; i++)
@@ -90,6 +90,11 @@ bool api_mctx_internal(model_ctx *c, const char *what) {
 
 /* ---- step 1: the request's fields ------------------------------------- */
 
+static bool valid_cluster_name(const char *var) {
+  return strcmp(var, "reporter") == 0 || strcmp(var, "partner") == 0 ||
+         strcmp(var, "year") == 0 || core_panel_valid_name(var);
+}
+
 static void check_vcov(model_ctx *c, const json_t *v) {
   const char *s = json_string_value(v);
   static const struct {
@@ -107,42 +112,52 @@ static void check_vcov(model_ctx *c, const json_t *v) {
       return;
     }
   const char *var = strncmp(s, "cluster:", 8) == 0 ? s + 8 : NULL;
-  bool key = var && (strcmp(var, "reporter") == 0 ||
-                     strcmp(var, "partner") == 0 || strcmp(var, "year") == 0);
-  if (var != NULL && (key || core_panel_valid_name(var))) {
-    c->vcov_kind = CORE_VCOV_CLUSTER;
-    snprintf(c->cluster_var, sizeof c->cluster_var, "%s", var);
-    snprintf(c->vcov_text, sizeof c->vcov_text, "cluster:%s", var);
-    return;
+  /* One variable, or two joined by '+' (two-way clustering). */
+  char first[CORE_NAME_MAX + 2] = "", second[CORE_NAME_MAX + 2] = "";
+  if (var != NULL) {
+    const char *plus = strchr(var, '+');
+    size_t len = plus ? (size_t)(plus - var) : strlen(var);
+    if (len <= CORE_NAME_MAX) {
+      memcpy(first, var, len);
+      first[len] = '\0';
+    }
+    if (plus && strlen(plus + 1) <= CORE_NAME_MAX)
+      snprintf(second, sizeof second, "%s", plus + 1);
+    bool ok = valid_cluster_name(first) &&
+              (plus == NULL || (valid_cluster_name(second) &&
+                                strcmp(first, second) != 0 &&
+                                strchr(plus + 1, '+') == NULL));
+    if (ok) {
+      c->vcov_kind = CORE_VCOV_CLUSTER;
+      snprintf(c->cluster_var, sizeof c->cluster_var, "%s", first);
+      snprintf(c->cluster_var2, sizeof c->cluster_var2, "%s", second);
+      snprintf(c->vcov_text, sizeof c->vcov_text, "cluster:%s", var);
+      return;
+    }
   }
   api_mctx_raise(c, API_E_INVALID);
   api_errors_add(&c->errs, "/vcov",
-                 var ? "\"cluster:\" must be followed by a variable name "
-                       "(1 to 64 characters of [A-Za-z0-9_.])"
+                 var ? "\"cluster:\" must be followed by a variable name, or "
+                       "two different names joined by '+' (1 to 64 characters "
+                       "of [A-Za-z0-9_.] each)"
                      : "must be one of \"classical\", \"hc0\", \"hc1\", "
-                       "\"hc2\", \"hc3\" or \"cluster:<variable>\"");
+                       "\"hc2\", \"hc3\", \"cluster:<variable>\" or "
+                       "\"cluster:<a>+<b>\"");
 }
 
 static void check_estimator(model_ctx *c, const json_t *v) {
   const char *s = json_string_value(v);
   if (strcmp(s, "ols") == 0) return;
-  if (strcmp(s, "sfa") == 0) {
-    c->est = API_EST_SFA;
-    return;
-  }
-  for (size_t i = 0; later_estimators[i]; i++)
-    if (strcmp(s, later_estimators[i]) == 0) {
-      api_mctx_raise(c, API_E_NOT_SUPPORTED);
-      api_errors_add(&c->errs, "/estimator",
-                     "the estimator \"%s\" is not supported yet; this "
-                     "release offers \"ols\" and \"sfa\"",
-                     s);
+  for (size_t i = 1; i < sizeof estimator_names / sizeof estimator_names[0];
+       i++)
+    if (strcmp(s, estimator_names[i]) == 0) {
+      c->est = (api_estimator)i;
       return;
     }
   api_mctx_raise(c, API_E_INVALID);
   api_errors_add(&c->errs, "/estimator",
-                 "must be \"ols\" or \"sfa\" (\"fe\", \"re\" and \"ppml\" "
-                 "come in a later release)");
+                 "must be one of \"ols\", \"fe\", \"re\", \"ppml\" or "
+                 "\"sfa\"");
 }
 
 /* The options that only the stochastic frontier takes, and what it needs
@@ -251,11 +266,28 @@ static void check_potential(model_ctx *c, const json_t *obj) {
   if (t != NULL && json_is_array(t)) check_thresholds(c, t);
 }
 
+/* "diagnostics": a list of tests to add; "hausman" is the one offered. */
+static void check_diagnostics(model_ctx *c, const json_t *list) {
+  size_t i;
+  const json_t *v;
+  json_array_foreach(list, i, v) {
+    char ptr[64];
+    api_pointer_index(ptr, sizeof ptr, "/diagnostics", i);
+    const char *s = json_string_value(v);
+    if (s != NULL && strcmp(s, "hausman") == 0) {
+      c->want_hausman = true;
+      continue;
+    }
+    api_mctx_raise(c, API_E_INVALID);
+    api_errors_add(&c->errs, ptr, "must be \"hausman\"");
+  }
+}
+
 static void read_fields(model_ctx *c) {
   const json_t *data = NULL, *dataset_id = NULL, *formula = NULL,
                *estimator = NULL, *vcov = NULL, *potential = NULL,
                *interpolate = NULL, *confidence = NULL, *inefficiency = NULL,
-               *time = NULL;
+               *time = NULL, *diagnostics = NULL;
   const api_field fields[] = {
       {.name = "data", .type = API_F_OBJECT, .out = &data},
       {.name = "dataset_id", .type = API_F_STRING, .out = &dataset_id},
@@ -284,6 +316,7 @@ static void read_fields(model_ctx *c) {
        .allowed = inefficiency_names,
        .out = &inefficiency},
       {.name = "time", .type = API_F_STRING, .allowed = time_names, .out = &time},
+      {.name = "diagnostics", .type = API_F_ARRAY, .out = &diagnostics},
   };
   if (!api_json_fields(c->root, "", fields, sizeof fields / sizeof fields[0],
                        &c->errs))
@@ -319,6 +352,7 @@ static void read_fields(model_ctx *c) {
   }
   if (estimator) check_estimator(c, estimator);
   if (vcov) check_vcov(c, vcov);
+  c->vcov_given = vcov != NULL;
   if (potential) check_potential(c, potential);
   if (interpolate) {
     const char *s = json_string_value(interpolate);
@@ -327,6 +361,7 @@ static void read_fields(model_ctx *c) {
                                             : CORE_INTERP_NONE;
   }
   if (confidence) c->confidence = json_number_value(confidence);
+  if (diagnostics) check_diagnostics(c, diagnostics);
   check_sfa(c, inefficiency, time, vcov,
             potential && json_object_get(potential, "method") != NULL);
   c->data_json = data;
@@ -401,6 +436,27 @@ static bool dataset_id(model_ctx *c) {
   return true;
 }
 
+/* True when name is a part of a fixed-effect factor ("a^b" has a and b)
+ * and of no regressor or response. */
+static bool only_in_fe(const core_formula *f, const char *name) {
+  bool in_fe = false;
+  size_t len = strlen(name);
+  for (size_t i = 0; i < core_formula_n_fe(f) && !in_fe; i++) {
+    const char *label = core_formula_fe_label(f, i);
+    while (*label && !in_fe) {
+      size_t part = strcspn(label, "^");
+      in_fe = part == len && strncmp(label, name, len) == 0;
+      label += part;
+      if (*label == '^') label++;
+    }
+  }
+  if (!in_fe) return false;
+  /* The response and the regressors: the variables of "<lhs> ~ <rhs>"
+   * without the '|' part would need a re-parse; a key in them is refused
+   * later by the design (it cannot enter as a number). */
+  return true;
+}
+
 static bool read_formula(model_ctx *c) {
   core_err err;
   core_err_clear(&err);
@@ -414,14 +470,6 @@ static bool read_formula(model_ctx *c) {
       api_errors_add(&c->errs, "/formula", "%s", err.msg);
     return api_mctx_errors(c, "The formula cannot be parsed");
   }
-  if (core_formula_n_fe(c->formula) > 0) {
-    c->code = API_E_NOT_SUPPORTED;
-    api_errors_add(&c->errs, "/formula",
-                   "fixed effects ('| %s') are parsed but estimated in a "
-                   "later release",
-                   core_formula_fe_label(c->formula, 0));
-    return api_mctx_errors(c, "Fixed effects are not supported yet");
-  }
   const core_panel *p = c->data.panel;
   char avail[1024];
   api_data_variables(&c->data, avail, sizeof avail);
@@ -429,6 +477,9 @@ static bool read_formula(model_ctx *c) {
     const char *name = core_formula_var(c->formula, v);
     int pos = core_formula_var_pos(c->formula, v);
     if (core_panel_find(p, name) >= 0) continue;
+    /* A text key (reporter, partner) may group rows as a fixed effect. */
+    if (api_data_has_variable(&c->data, name) && only_in_fe(c->formula, name))
+      continue;
     c->code = API_E_FORMULA;
     if (api_data_has_variable(&c->data, name))
       api_errors_add(&c->errs, "/formula",
@@ -442,13 +493,15 @@ static bool read_formula(model_ctx *c) {
   }
   if (api_errors_count(&c->errs) > 0)
     return api_mctx_errors(c, "The formula names variables the data lacks");
-  if (c->vcov_kind == CORE_VCOV_CLUSTER &&
-      !api_data_has_variable(&c->data, c->cluster_var)) {
+  const char *cvars[2] = {c->cluster_var, c->cluster_var2};
+  for (size_t i = 0; i < 2 && c->vcov_kind == CORE_VCOV_CLUSTER; i++) {
+    if (cvars[i][0] == '\0' || api_data_has_variable(&c->data, cvars[i]))
+      continue;
     c->code = API_E_INVALID;
     api_errors_add(&c->errs, "/vcov",
                    "the cluster variable '%s' is not in the data; the data "
                    "has: %s",
-                   c->cluster_var, avail);
+                   cvars[i], avail);
     return api_mctx_errors(c, "The cluster variable is unknown");
   }
   return true;
@@ -619,6 +672,8 @@ static bool make_clusters(model_ctx *c) {
 }
 
 static bool fit(model_ctx *c) {
+  if (c->est == API_EST_FE || c->est == API_EST_RE || c->est == API_EST_PPML)
+    return api_panel_fit(c);
   core_err err;
   core_err_clear(&err);
   core_status st = core_design_build(c->formula, c->data.panel, CORE_DESIGN_FIT,
@@ -644,7 +699,10 @@ static bool fit(model_ctx *c) {
                     &c->ols, &err);
   if (st == CORE_OK) {
     const core_ols_result *r = c->ols;
-    c->tab = (api_coef_table){.dropped = r->dropped,
+    c->tab = (api_coef_table){.p = d->p,
+                              .label = (const char *const *)d->col_label,
+                              .kind = d->col_kind,
+                              .dropped = r->dropped,
                               .est = r->beta,
                               .se = r->se,
                               .stat = r->t,
@@ -667,6 +725,8 @@ static bool fit(model_ctx *c) {
 }
 
 static bool potentials(model_ctx *c) {
+  if (c->est == API_EST_FE || c->est == API_EST_RE || c->est == API_EST_PPML)
+    return api_panel_potentials(c);
   core_err err;
   core_err_clear(&err);
   core_status st = core_design_build(c->formula, c->data.panel,
@@ -710,12 +770,11 @@ static bool potentials(model_ctx *c) {
  */
 
 static json_t *coefficients(model_ctx *c, api_out *o, json_t *collinear) {
-  const core_design *d = c->fit;
   const api_coef_table *r = &c->tab;
   json_t *arr = json_array();
   core_term_kind resp = core_formula_response_kind(c->formula);
-  for (size_t j = 0; j < d->p; j++) {
-    const char *term = d->col_label[j];
+  for (size_t j = 0; j < r->p; j++) {
+    const char *term = r->label[j];
     if (r->dropped[j]) {
       api_out_push(o, collinear, json_string(term));
       api_out_warn(o,
@@ -737,7 +796,7 @@ static json_t *coefficients(model_ctx *c, api_out *o, json_t *collinear) {
     NUM("ci_low", r->ci_low[j]);
     NUM("ci_high", r->ci_high[j]);
     double value = NAN;
-    core_effect_kind ek = core_effect(resp, d->col_kind[j], r->est[j], &value);
+    core_effect_kind ek = core_effect(resp, r->kind[j], r->est[j], &value);
     if (ek == CORE_EFFECT_NONE) {
       api_out_set(o, co, "effect", json_null());
     } else {
@@ -840,11 +899,17 @@ static const char *method_name(core_pot_method m) {
 
 /* The estimator options that enter the model id, "" when none. */
 static void options_text(const model_ctx *c, char *buf, size_t bufsz) {
+  /* Sized for the longest: an individual of two names and the test. */
   buf[0] = '\0';
   if (c->est == API_EST_SFA)
     snprintf(buf, bufsz, "inefficiency=%s;time=%s",
              c->sfa_truncated ? "truncated_normal" : "half_normal",
              c->sfa_time ? c->sfa_time : "none");
+  else if (c->est == API_EST_RE)
+    snprintf(buf, bufsz, "individual=%s%s", c->re_individual,
+             c->want_hausman ? ";diagnostics=hausman" : "");
+  else if (c->want_hausman)
+    snprintf(buf, bufsz, "diagnostics=hausman");
 }
 
 static const char *smearing_name(core_smearing s) {
@@ -870,7 +935,7 @@ static json_t *potential_spec_json(model_ctx *c, api_out *o) {
 /* The specification that identifies the model besides its data (the
  * canonical fields of api_model_spec), as stored beside the answer. */
 static json_t *spec_json(model_ctx *c) {
-  char options[128];
+  char options[320];
   options_text(c, options, sizeof options);
   return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:[f, f]}, s:s, s:f}",
                    "formula", core_formula_text(c->formula), "estimator",
@@ -957,16 +1022,19 @@ static bool answer(model_ctx *c) {
   api_out_set(&o, body, "vcov", json_string(c->vcov_text));
   api_out_set(&o, body, "formula", json_string(core_formula_text(c->formula)));
   api_out_set(&o, body, "coefficients", coefficients(c, &o, collinear));
-  if (c->est == API_EST_SFA)
-    api_sfa_answer(c, &o, body);
-  else
-    api_out_set(&o, body, "fit", fit_json(c, &o));
   json_t *dropped = json_object();
   api_out_set(&o, dropped, "collinear", collinear);
   api_out_set(
       &o, dropped, "missing_rows",
       json_integer((json_int_t)(c->fit->n_missing + c->cluster_missing)));
   api_out_set(&o, body, "dropped", dropped);
+  /* After "dropped": the panel estimators add their counts to it. */
+  if (c->est == API_EST_SFA)
+    api_sfa_answer(c, &o, body);
+  else if (c->est == API_EST_OLS)
+    api_out_set(&o, body, "fit", fit_json(c, &o));
+  else
+    api_panel_answer(c, &o, body);
   api_out_set(&o, body, "interpolated", interpolated_json(c, &o));
   api_out_set(&o, body, "potential", potential_spec_json(c, &o));
   api_out_set(&o, body, "potentials", potentials_json(c, &o));
@@ -989,7 +1057,7 @@ static bool answer(model_ctx *c) {
 }
 
 static bool make_ids(model_ctx *c) {
-  char options[128];
+  char options[320];
   options_text(c, options, sizeof options);
   api_model_spec spec = {.formula = core_formula_text(c->formula),
                          .estimator = estimator_names[c->est],
@@ -1028,7 +1096,8 @@ void api_models_post_annotated(const api_request *req, api_response *res,
   }
   /* Each step either succeeds or has written the problem. The dataset id is
    * taken from the data as sent, before any interpolation. */
-  if (dataset_id(&c) && read_formula(&c) && make_ids(&c) &&
+  if (dataset_id(&c) && read_formula(&c) && api_panel_prepare(&c) &&
+      make_ids(&c) &&
       !answer_stored(&c) && interpolate(&c) && fit(&c) && potentials(&c))
     answer(&c);
 cleanup:

@@ -21,16 +21,26 @@
 #include "core_interp.h"
 #include "core_ols.h"
 #include "core_potential.h"
+#include "core_fe.h"
+#include "core_hdfe.h"
+#include "core_ppml.h"
+#include "core_re.h"
 #include "core_sfa.h"
 
 typedef enum api_estimator {
   API_EST_OLS,
-  API_EST_SFA
+  API_EST_SFA,
+  API_EST_FE, /* "fe", or "ols" with fixed effects after '|' */
+  API_EST_RE,
+  API_EST_PPML
 } api_estimator;
 
 /* The coefficient table every estimator fills, one entry per column of the
  * fit design (borrowed or owned arrays, see own_tab). */
 typedef struct api_coef_table {
+  size_t p;                     /* entries */
+  const char *const *label;     /* p term labels */
+  const core_term_kind *kind;   /* p kinds (for the effects) */
   const bool *dropped; /* collinear columns, left out of the answer */
   const double *est, *se, *stat, *p_value, *ci_low, *ci_high;
 } api_coef_table;
@@ -74,6 +84,24 @@ typedef struct model_ctx {
   size_t *sfa_group;
   double *sfa_period;
   api_coef_table tab;
+  bool vcov_given; /* the request named a variance */
+  char cluster_var2[CORE_NAME_MAX + 1]; /* two-way: "cluster:a+b" */
+  /* Panel estimators (api_models_panel.c). */
+  size_t nf;                               /* factors absorbed */
+  size_t *levels[CORE_HDFE_MAX_FACTORS];   /* per fit row */
+  size_t n_levels[CORE_HDFE_MAX_FACTORS];
+  size_t *panel_levels[CORE_HDFE_MAX_FACTORS]; /* per panel row */
+  char re_individual[2 * CORE_NAME_MAX + 2];   /* RE's individual factor */
+  bool want_hausman;
+  bool has_hausman;
+  core_hausman_result hausman;
+  core_fe_result *fe;
+  core_re_result *re;
+  core_ppml_result *ppml;
+  core_fe_result *fe_other; /* the other fit of a Hausman test */
+  core_re_result *re_other;
+  size_t *cluster2_ids;      /* two-way: the second variable's ids */
+  core_term_kind *kinds_owned; /* term kinds of a table built here */
   double *owned[3]; /* arrays of tab allocated by an estimator's file */
   bool *owned_dropped;
   double *xb;
@@ -100,6 +128,17 @@ bool api_mctx_internal(model_ctx *c, const char *what);
 bool api_mctx_design_error(model_ctx *c, core_status st, const core_err *err);
 /* A string key of row r as JSON (null when missing). */
 json_t *api_mctx_key(char **keys, size_t r);
+
+/* The panel estimators (api_models_panel.c): fixed effects, random
+ * effects, PPML. prepare checks the formula and options against the
+ * estimator after the formula is parsed (and before the model id is made);
+ * fit and potentials build their own designs; answer adds their members.
+ * Each returns false after answering a problem. */
+bool api_panel_prepare(model_ctx *c);
+bool api_panel_fit(model_ctx *c);
+bool api_panel_potentials(model_ctx *c);
+void api_panel_answer(model_ctx *c, api_out *o, json_t *body);
+void api_panel_free(model_ctx *c);
 
 /* The stochastic frontier (api_models_sfa.c): the fit on c->fit, then the
  * potentials of c->pred with K = efficiency; and its answer members. Each

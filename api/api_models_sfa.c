@@ -118,7 +118,10 @@ bool api_sfa_fit(model_ctx *c) {
     c->owned[0][j] = r->beta[j] - q * r->se[j];
     c->owned[1][j] = r->beta[j] + q * r->se[j];
   }
-  c->tab = (api_coef_table){.dropped = c->owned_dropped,
+  c->tab = (api_coef_table){.p = r->k,
+                            .label = (const char *const *)d->col_label,
+                            .kind = d->col_kind,
+                            .dropped = c->owned_dropped,
                             .est = r->beta,
                             .se = r->se,
                             .stat = r->z,

@@ -603,7 +603,7 @@ Test(models_bad, unknown_and_missing_fields) {
   const char *d = assert_problem(&r, 422, "invalid-request", "/formula2");
   cr_assert_str_eq(d, "unknown field; expected one of data, dataset_id, "
                       "formula, estimator, vcov, potential, interpolate, "
-                      "confidence, inefficiency, time");
+                      "confidence, inefficiency, time, diagnostics");
   assert_problem(&r, 422, "invalid-request", "/a~1b~0c");
   reply_free(&r);
 
@@ -653,14 +653,17 @@ Test(models_bad, other_field_values) {
 }
 
 Test(models_bad, estimators) {
-  const char *later[] = {"fe", "re", "ppml"};
-  for (size_t i = 0; i < 3; i++) {
-    json_t *doc = model("y ~ x");
-    json_object_set_new(doc, "estimator", json_string(later[i]));
-    reply r = post(doc);
-    assert_problem(&r, 422, "not-supported", "/estimator");
-    reply_free(&r);
-  }
+  /* fe needs its factors; ppml a response in levels. */
+  json_t *fe = model("y ~ x");
+  json_object_set_new(fe, "estimator", json_string("fe"));
+  reply rf = post(fe);
+  assert_problem(&rf, 422, "invalid-request", "/formula");
+  reply_free(&rf);
+  json_t *pp = model("log(y) ~ x");
+  json_object_set_new(pp, "estimator", json_string("ppml"));
+  reply rp = post(pp);
+  assert_problem(&rp, 422, "invalid-request", "/formula");
+  reply_free(&rp);
   /* The stochastic frontier models log trade. */
   json_t *sfa = model("y ~ x");
   json_object_set_new(sfa, "estimator", json_string("sfa"));
@@ -719,11 +722,11 @@ Test(models_bad, formula_syntax) {
   }
 }
 
-Test(models_bad, fixed_effects_are_not_supported_yet) {
+Test(models_bad, fixed_effects_with_only_singletons) {
+  /* Each year holds one row: every row is a singleton of the factor. */
   reply r = post(model("y ~ x + z | year"));
-  const char *d = assert_problem(&r, 422, "not-supported", "/formula");
-  cr_assert(strstr(d, "fixed effects"), "%s", d);
-  cr_assert(strstr(d, "later release"), "%s", d);
+  const char *d = assert_problem(&r, 422, "singular-design", "/data");
+  cr_assert(strstr(d, "singletons"), "%s", d);
   reply_free(&r);
 }
 

@@ -248,14 +248,16 @@ class BadInput(g.ServerTestCase, unittest.TestCase):
         self.assertGreater(len(f), 2048)
         self.bad(model(formula=f), 422, None, ["/formula"])
 
-    def test_fixed_effects_not_supported(self):
-        self.bad(model(formula="y ~ x + z | year"), 422, "not-supported",
-                 ["/formula"])
+    def test_fixed_effects_that_absorb_every_row(self):
+        # Every year and every reporter-year level holds one row: all rows
+        # are singletons, so nothing is left to estimate on.
+        self.bad(model(formula="y ~ x + z | year"), 422, "singular-design",
+                 ["/data"])
         self.bad(model(formula="y ~ x | reporter^year"), 422,
-                 "not-supported", ["/formula"])
+                 "singular-design", ["/data"])
 
     def test_estimator_not_available(self):
-        for e in ("ppml", "OLS", "", 1):
+        for e in ("tobit", "OLS", "", 1):
             with self.subTest(estimator=e):
                 self.bad(model(estimator=e), 422, None, ["/estimator"])
 

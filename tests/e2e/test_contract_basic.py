@@ -124,7 +124,7 @@ class ContractDocument(unittest.TestCase):
              "formula": "y ~ x"},
             dict(ok, vcov="hc4"),
             dict(ok, vcov="cluster:"),
-            dict(ok, estimator="ppml"),
+            dict(ok, estimator="tobit"),
             dict(ok, interpolate="spline"),
             dict(ok, confidence=1.0),
             dict(ok, potential={"thresholds": [0.8]}),
