@@ -51,6 +51,9 @@ Test(config, defaults) {
   cr_assert_eq(cfg.max_concurrent_fits, cfg.threads);
   cr_assert_eq(cfg.connection_timeout, 30u);
   cr_assert_eq(cfg.cache_mb, 256u);
+  cr_assert_str_eq(cfg.wb_base_url, "https://api.worldbank.org/v2");
+  cr_assert_eq(cfg.wb_ttl_hours, 24u);
+  cr_assert_eq(cfg.wb_timeout_ms, 30000u);
   api_limits d;
   api_limits_default(&d);
   cr_assert_eq(cfg.limits.max_body_bytes, 33554432u);
@@ -86,6 +89,9 @@ Test(config, environment_sets_every_setting) {
                        "GRAVITAS_CONNECTION_TIMEOUT=17",
                        "GRAVITAS_CACHE_MB=513",
                        "GRAVITAS_OPENAPI=/srv/contract.yaml",
+                       "GRAVITAS_WB_BASE_URL=http://127.0.0.1:8999/v2",
+                       "GRAVITAS_WB_TTL_HOURS=7",
+                       "GRAVITAS_WB_TIMEOUT_MS=2501",
                        NULL};
   char *argv[] = {"gravitas", NULL};
   cr_assert_eq(parse(argv, env), SRV_CONFIG_RUN, "%s", err);
@@ -108,6 +114,19 @@ Test(config, environment_sets_every_setting) {
   cr_assert_eq(cfg.connection_timeout, 17u);
   cr_assert_eq(cfg.cache_mb, 513u);
   cr_assert_str_eq(cfg.openapi_path, "/srv/contract.yaml");
+  cr_assert_str_eq(cfg.wb_base_url, "http://127.0.0.1:8999/v2");
+  cr_assert_eq(cfg.wb_ttl_hours, 7u);
+  cr_assert_eq(cfg.wb_timeout_ms, 2501u);
+}
+
+Test(config, world_bank_flags_beat_environment) {
+  const char *env[] = {"GRAVITAS_WB_BASE_URL=http://127.0.0.1:1/v2",
+                       "GRAVITAS_WB_TTL_HOURS=5", NULL};
+  char *argv[] = {"gravitas", "--wb-base-url", "https://mirror.example/v2",
+                  "--wb-ttl-hours=0", NULL};
+  cr_assert_eq(parse(argv, env), SRV_CONFIG_RUN, "%s", err);
+  cr_assert_str_eq(cfg.wb_base_url, "https://mirror.example/v2");
+  cr_assert_eq(cfg.wb_ttl_hours, 0u);
 }
 
 Test(config, flags_beat_environment) {
@@ -206,6 +225,12 @@ Test(config, usage_lists_every_setting) {
                                      "GRAVITAS_CACHE_MB",
                                      "--openapi",
                                      "GRAVITAS_OPENAPI",
+                                     "--wb-base-url",
+                                     "GRAVITAS_WB_BASE_URL",
+                                     "--wb-ttl-hours",
+                                     "GRAVITAS_WB_TTL_HOURS",
+                                     "--wb-timeout-ms",
+                                     "GRAVITAS_WB_TIMEOUT_MS",
                                      "default 8080",
                                      "default 127.0.0.1",
                                      "default ./var",
@@ -261,6 +286,11 @@ static const bad_case bad_flags[] = {
     {"--api-keys", "good,,other", "empty"},
     {"--api-keys", "has space", "--api-keys"},
     {"--api-keys-file", "/nonexistent/keys.txt", "cannot open"},
+    {"--wb-base-url", "ftp://mirror.example/v2", "--wb-base-url"},
+    {"--wb-base-url", "", "--wb-base-url"},
+    {"--wb-ttl-hours", "87601", "--wb-ttl-hours"},
+    {"--wb-ttl-hours", "-1", "--wb-ttl-hours"},
+    {"--wb-timeout-ms", "99", "--wb-timeout-ms"},
 };
 
 Test(config, every_bad_flag_value_is_refused) {
