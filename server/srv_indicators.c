@@ -343,7 +343,7 @@ api_wb_error srv_indicators_get(srv_indicators *x, const char *const *countries,
     if (!cache_rows(x, countries, n, indicators[i], i, from, to, &b, &s->rows))
       goto nomem;
   }
-  qsort(b.items, b.n, sizeof *b.items, cmp_rows);
+  if (b.n > 0) qsort(b.items, b.n, sizeof *b.items, cmp_rows);
   r->rows = calloc(b.n ? b.n : 1, sizeof *r->rows);
   if (r->rows == NULL) goto nomem;
   for (size_t q = 0; q < b.n; q++)
