@@ -37,6 +37,7 @@ static const char *const estimator_names[] = {"ols", "sfa", "fe", "re",
 static void free_ctx(model_ctx *c) {
   json_decref(c->root);
   json_decref(c->stored_data);
+  json_decref(c->by_json);
   api_errors_clear(&c->errs);
   api_data_free(&c->data);
   core_formula_free(c->formula);
@@ -287,7 +288,7 @@ static void read_fields(model_ctx *c) {
   const json_t *data = NULL, *dataset_id = NULL, *formula = NULL,
                *estimator = NULL, *vcov = NULL, *potential = NULL,
                *interpolate = NULL, *confidence = NULL, *inefficiency = NULL,
-               *time = NULL, *diagnostics = NULL;
+               *time = NULL, *diagnostics = NULL, *by = NULL;
   const api_field fields[] = {
       {.name = "data", .type = API_F_OBJECT, .out = &data},
       {.name = "dataset_id", .type = API_F_STRING, .out = &dataset_id},
@@ -317,6 +318,7 @@ static void read_fields(model_ctx *c) {
        .out = &inefficiency},
       {.name = "time", .type = API_F_STRING, .allowed = time_names, .out = &time},
       {.name = "diagnostics", .type = API_F_ARRAY, .out = &diagnostics},
+      {.name = "by", .type = API_F_STRING, .out = &by},
   };
   if (!api_json_fields(c->root, "", fields, sizeof fields / sizeof fields[0],
                        &c->errs))
@@ -362,6 +364,7 @@ static void read_fields(model_ctx *c) {
   }
   if (confidence) c->confidence = json_number_value(confidence);
   if (diagnostics) check_diagnostics(c, diagnostics);
+  if (by) c->by = json_string_value(by);
   check_sfa(c, inefficiency, time, vcov,
             potential && json_object_get(potential, "method") != NULL);
   c->data_json = data;
@@ -910,6 +913,8 @@ static void options_text(const model_ctx *c, char *buf, size_t bufsz) {
              c->want_hausman ? ";diagnostics=hausman" : "");
   else if (c->want_hausman)
     snprintf(buf, bufsz, "diagnostics=hausman");
+  else if (c->by)
+    snprintf(buf, bufsz, "by=%.64s", c->by);
 }
 
 static const char *smearing_name(core_smearing s) {
@@ -1031,8 +1036,16 @@ static bool answer(model_ctx *c) {
   /* After "dropped": the panel estimators add their counts to it. */
   if (c->est == API_EST_SFA)
     api_sfa_answer(c, &o, body);
-  else if (c->est == API_EST_OLS)
+  else if (c->est == API_EST_OLS) {
     api_out_set(&o, body, "fit", fit_json(c, &o));
+    json_t *ge = api_het_group_effects(c, &o);
+    if (json_array_size(ge) > 0)
+      api_out_set(&o, body, "group_effects", ge);
+    else
+      json_decref(ge);
+    if (c->by_json)
+      api_out_set(&o, body, "by_group", json_incref(c->by_json));
+  }
   else
     api_panel_answer(c, &o, body);
   api_out_set(&o, body, "interpolated", interpolated_json(c, &o));
@@ -1054,6 +1067,18 @@ static bool answer(model_ctx *c) {
     return api_mctx_internal(c, "Out of memory writing the model.");
   }
   return store_and_answer(c, body);
+}
+
+/* "by": the per-group fits, made before the answer is written. */
+static bool by_groups(model_ctx *c) {
+  if (c->by == NULL) return true;
+  api_out o;
+  if (!api_out_init(&o)) return api_mctx_internal(c, "Out of memory.");
+  bool ok = api_het_by(c, &o, &c->by_json);
+  for (size_t i = 0; ok && i < json_array_size(o.warnings); i++)
+    core_warn(&c->warnings, "%s", json_string_value(json_array_get(o.warnings, i)));
+  json_decref(o.warnings);
+  return ok;
 }
 
 static bool make_ids(model_ctx *c) {
@@ -1098,7 +1123,8 @@ void api_models_post_annotated(const api_request *req, api_response *res,
    * taken from the data as sent, before any interpolation. */
   if (dataset_id(&c) && read_formula(&c) && api_panel_prepare(&c) &&
       make_ids(&c) &&
-      !answer_stored(&c) && interpolate(&c) && fit(&c) && potentials(&c))
+      !answer_stored(&c) && interpolate(&c) && fit(&c) && potentials(&c) &&
+      by_groups(&c))
     answer(&c);
 cleanup:
   free_ctx(&c);

@@ -102,6 +102,8 @@ typedef struct model_ctx {
   core_re_result *re_other;
   size_t *cluster2_ids;      /* two-way: the second variable's ids */
   core_term_kind *kinds_owned; /* term kinds of a table built here */
+  const char *by;  /* "by": fit per group of this variable (OLS) */
+  json_t *by_json; /* the per-group fits and the Wald test */
   double *owned[3]; /* arrays of tab allocated by an estimator's file */
   bool *owned_dropped;
   double *xb;
@@ -139,6 +141,13 @@ bool api_panel_fit(model_ctx *c);
 bool api_panel_potentials(model_ctx *c);
 void api_panel_answer(model_ctx *c, api_out *o, json_t *body);
 void api_panel_free(model_ctx *c);
+
+/* Heterogeneity (api_models_het.c): the effects of x in the group g = 1
+ * for every interaction x:g with a 0/1 variable g (an array, maybe
+ * empty), and the per-group fits of "by" with the Wald test of equal
+ * coefficients (*out; false after answering a problem). */
+json_t *api_het_group_effects(model_ctx *c, api_out *o);
+bool api_het_by(model_ctx *c, api_out *o, json_t **out);
 
 /* The stochastic frontier (api_models_sfa.c): the fit on c->fit, then the
  * potentials of c->pred with K = efficiency; and its answer members. Each

@@ -54,6 +54,15 @@ bool api_panel_prepare(model_ctx *c) {
                    "the estimator \"fe\" or \"re\"",
                    "The diagnostic does not apply");
   bool two_way = c->cluster_var2[0] != '\0';
+  if (c->by != NULL && (c->est != API_EST_OLS || nfe > 0))
+    return invalid(c, "/by",
+                   "\"by\" fits least squares per group: it needs the "
+                   "estimator \"ols\" without fixed effects",
+                   "The option does not apply");
+  if (c->by != NULL && c->vcov_kind == CORE_VCOV_CLUSTER)
+    return invalid(c, "/by",
+                   "\"by\" takes the classical or hc0-hc3 variances",
+                   "The option does not apply");
   switch (c->est) {
   case API_EST_OLS:
     if (two_way)
