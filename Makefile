@@ -66,6 +66,14 @@ test-valgrind: deps
 	@rm -rf $(VG_BUILD)/valgrind-logs
 	cd $(VG_BUILD) && ctest --output-on-failure -L valgrind
 
+# libFuzzer targets (tests/fuzz) for the JSON request decoder, the CSV, formula
+# and World Bank parsers, built with clang in build-fuzz/ (clang installed
+# when missing), each run FUZZ_SECONDS (default 300) on its growing corpus
+# build-fuzz/corpus-<name>; fails on any crash, leak or timeout.
+.PHONY: fuzz
+fuzz:
+	@bash tests/fuzz/run.sh
+
 format:
 	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch]
 

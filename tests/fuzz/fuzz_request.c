@@ -1,0 +1,166 @@
+/* libFuzzer entry point for JSON request decoding (api/api_json.c,
+ * api/api_data.c) and the POST /v1/models handler (api/api_models*.c) on
+ * which they sit. Every input is a request body under the default limits:
+ *   - api_json_parse_body either returns an object or answers 400/422 with a
+ *     problem body;
+ *   - its "data" member goes through api_data_decode: an accepted dataset
+ *     respects the limits and lists no error, a refused one names at least
+ *     one error with a known code and leaves no panel;
+ *   - api_json_fields with a spec like the models request's agrees with the
+ *     number of errors it adds;
+ *   - api_post_models (no service: inline data only) answers one JSON body
+ *     with a status it may answer.
+ * None of this may crash, leak or read past the body (which is not
+ * NUL-terminated). Built by tests/fuzz/CMakeLists.txt (make fuzz). */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "api_data.h"
+#include "api_json.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static api_env env;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  api_global_init();
+  api_limits_default(&env.limits);
+  env.version = "0.1.0";
+  env.build = "fuzz";
+  env.threads = 1;
+  env.service = NULL;
+  return 0;
+}
+
+/* The body is a JSON document whose status matches the code in "type". */
+static void check_answer(const api_response *res) {
+  if (res->status < 200 || res->status > 599) abort();
+  if (res->body == NULL || res->body_len == 0 || res->content_type == NULL)
+    abort();
+  json_t *doc = json_loadb(res->body, res->body_len, 0, NULL);
+  if (doc == NULL || !json_is_object(doc)) abort();
+  if (res->status >= 400) {
+    json_t *status = json_object_get(doc, "status");
+    if (json_integer_value(status) != res->status) abort();
+    if (!json_is_array(json_object_get(doc, "errors"))) abort();
+  }
+  json_decref(doc);
+}
+
+static void check_data(const json_t *data) {
+  api_data d;
+  memset(&d, 0, sizeof d);
+  api_errors errs = {0};
+  api_error_code code = API_E_COUNT;
+  bool ok = api_data_decode(data, "/data", &env.limits, &d, &code, &errs);
+  if (ok) {
+    const core_panel *p = d.panel;
+    if (p == NULL || p->n == 0 || p->n > env.limits.max_rows ||
+        p->ncol > env.limits.max_columns || api_errors_count(&errs) != 0)
+      abort();
+    char buf[256], ptr[API_POINTER_MAX];
+    api_data_variables(&d, buf, sizeof buf);
+    if (strlen(buf) >= sizeof buf) abort();
+    for (size_t j = 0; j < p->ncol; j++) {
+      if (!api_data_has_variable(&d, p->names[j])) abort();
+      api_data_cell_pointer(&d, p->n - 1, p->names[j], ptr, sizeof ptr);
+      if (strncmp(ptr, "/data/", 6) != 0) abort();
+    }
+    api_data_pointer(&d, ptr, sizeof ptr);
+  } else {
+    if (d.panel != NULL || api_errors_count(&errs) == 0) abort();
+    if (code != API_E_INVALID && code != API_E_LIMIT && code != API_E_INTERNAL)
+      abort();
+  }
+  api_data_free(&d);
+  api_errors_clear(&errs);
+}
+
+static void check_fields(const json_t *root) {
+  static const char *const estimators[] = {"ols", "sfa",  "fe",
+                                           "re",  "ppml", NULL};
+  const json_t *formula, *data, *estimator, *confidence, *iterations, *flag,
+      *list;
+  const api_field fields[] = {
+      {.name = "formula",
+       .type = API_F_STRING,
+       .required = true,
+       .out = &formula},
+      {.name = "data", .type = API_F_OBJECT, .out = &data},
+      {.name = "estimator",
+       .type = API_F_STRING,
+       .allowed = estimators,
+       .out = &estimator},
+      {.name = "confidence",
+       .type = API_F_NUMBER,
+       .has_min = true,
+       .min_exclusive = true,
+       .min = 0,
+       .has_max = true,
+       .max_exclusive = true,
+       .max = 1,
+       .out = &confidence},
+      {.name = "iterations",
+       .type = API_F_INTEGER,
+       .has_min = true,
+       .min = 1,
+       .has_max = true,
+       .max = 1000,
+       .out = &iterations},
+      {.name = "robust", .type = API_F_BOOL, .out = &flag},
+      {.name = "diagnostics", .type = API_F_ARRAY, .out = &list},
+  };
+  api_errors errs = {0};
+  bool ok = api_json_fields(root, "", fields, sizeof fields / sizeof fields[0],
+                            &errs);
+  if (ok != (api_errors_count(&errs) == 0)) abort();
+  if (ok && formula == NULL) abort();
+  api_errors_clear(&errs);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  /* A copy of exactly size bytes, so that ASan catches a read past the end
+   * (the server hands bodies over without a terminating NUL). */
+  char *body = malloc(size ? size : 1);
+  if (body == NULL) return 0;
+  if (size) memcpy(body, data, size);
+  api_request req = {.method = "POST",
+                     .path = "/v1/models",
+                     .content_type = "application/json",
+                     .body = size ? body : NULL,
+                     .body_len = size,
+                     .env = &env};
+
+  api_response res;
+  memset(&res, 0, sizeof res);
+  json_t *root = api_json_parse_body(&req, &env.limits, &res);
+  if (root == NULL) {
+    if (res.status != 400 && res.status != 422) abort();
+    check_answer(&res);
+  } else {
+    if (!json_is_object(root) || res.status != 0) abort();
+    if (api_json_depth(root, env.limits.max_json_depth) >
+        env.limits.max_json_depth)
+      abort();
+    json_t *d = json_object_get(root, "data");
+    if (d != NULL) check_data(d);
+    check_fields(root);
+    json_decref(root);
+  }
+  api_response_free(&res);
+
+  memset(&res, 0, sizeof res);
+  api_post_models(&req, &res);
+  check_answer(&res);
+  api_response_free(&res);
+  free(body);
+  return 0;
+}
