@@ -39,6 +39,8 @@ test: build contract-deps deploy-deps
 # LeakSanitizer report at the worker's exit does NOT fail the test (nor
 # ctest). Hence every sanitizer report goes to a file under SAN_LOGS and the
 # target fails when any report was written, printing them all.
+# deploy_ldd is left out: a sanitized binary links libasan/libubsan, which
+# are rightly not in the runtime package list.
 # fast_unwind_on_malloc=0: full allocation stacks through libjansson and
 # libcurl, which are built without frame pointers.
 SAN_LOGS = $(abspath $(ASAN_BUILD))/sanitizer-logs
@@ -48,7 +50,7 @@ test-sanitize: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DGRAVITAS_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
-	@cd $(ASAN_BUILD) && $(SAN_ENV) GRAVITAS_E2E_WAIT_READY=1 ctest --output-on-failure -j 2; rc=$$?; \
+	@cd $(ASAN_BUILD) && $(SAN_ENV) GRAVITAS_E2E_WAIT_READY=1 ctest --output-on-failure -j 2 -E '^deploy_ldd$$'; rc=$$?; \
 	  if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
 	    for f in $(SAN_LOGS)/*; do echo "==== $$f"; cat "$$f"; done; \
 	    echo "test-sanitize: sanitizer reports above ($(SAN_LOGS))" >&2; exit 1; \
