@@ -182,6 +182,9 @@ class Contract:
         for p, item in self.doc.get("paths", {}).items():
             rx = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p)) + "$"
             self._routes.append((re.compile(rx), p, item))
+        # A literal segment beats a template ("/v1/datasets/from-worldbank"
+        # before "/v1/datasets/{id}"), as in the server's route table.
+        self._routes.sort(key=lambda r: r[1].count("{"))
 
     @classmethod
     def get(cls):

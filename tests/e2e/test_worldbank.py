@@ -2,9 +2,7 @@
 tests/wbfixture/server.py (a local HTTP server playing the World Bank API
 v2 on a free loopback port; no test touches the internet).
 
-The new paths are not in openapi.yaml until tests/contract/
-worldbank_paths.yaml is merged, so their answers are requested with
-validate=False; every other request is checked against the contract.
+Every answer is checked against openapi.yaml.
 """
 
 import os
@@ -60,7 +58,7 @@ def fetch(srv, countries, indicators, frm, to, **extra):
     body = {"countries": countries, "indicators": indicators, "from": frm,
             "to": to}
     body.update(extra)
-    return srv.post("/v1/indicators/fetch", body, validate=False)
+    return srv.post("/v1/indicators/fetch", body)
 
 
 def default_request(outcome_rows):
@@ -175,7 +173,7 @@ class WorldBank(unittest.TestCase, ServerTestCase):
         outcome = [{"partner": x["partner"], "year": x["year"],
                     "value": x["trade"]} for x in rows]
         r = self.srv.post("/v1/datasets/from-worldbank",
-                          default_request(outcome), validate=False)
+                          default_request(outcome))
         self.assertIn(r.status, (200, 201), r.text)
         # Same content, same id: the rebuilt panel is the default's.
         self.assertEqual(r.json["id"], ds["id"])
@@ -195,7 +193,7 @@ class WorldBank(unittest.TestCase, ServerTestCase):
                     "pop_p": {"indicator": "SP.POP.TOTL", "side": "partner"},
                     "pop_x": {"indicator": "SP.POP.TOTL", "side": "product"},
                     "pop_q": {"indicator": "SP.POP.TOTL", "side": "ratio"}}}
-        r = self.srv.post("/v1/datasets/from-worldbank", body, validate=False)
+        r = self.srv.post("/v1/datasets/from-worldbank", body)
         self.assertIn(r.status, (200, 201), r.text)
         ds = self.srv.get("/v1/datasets/%s?rows=true" % r.json["id"])
         row = ds.json["data"]["rows"][0]
@@ -205,7 +203,7 @@ class WorldBank(unittest.TestCase, ServerTestCase):
     def test_from_worldbank_distance_needs_known_capitals(self):
         body = default_request([])
         body["partners"] = ["KAZ", "RUS"]
-        r = self.srv.post("/v1/datasets/from-worldbank", body, validate=False)
+        r = self.srv.post("/v1/datasets/from-worldbank", body)
         self.assertEqual(r.status, 422, r.text)
         self.assertIn("/partners/1", [e["pointer"] for e in r.json["errors"]])
 
@@ -218,7 +216,7 @@ class WorldBank(unittest.TestCase, ServerTestCase):
                                {"model_id": other.json["id"]})
         self.assertIn(put.status, (200, 201), put.text)
         before = self.fx.stats()["requests"]
-        r = self.srv.post("/v1/indicators/refresh", {}, validate=False)
+        r = self.srv.post("/v1/indicators/refresh", {})
         self.assertEqual(r.status, 200, r.text)
         self.assertEqual(r.json["previous_model_id"], other.json["id"])
         # The fixture serves the embedded values: the same default again.
