@@ -101,6 +101,7 @@ typedef struct model_ctx {
   core_fe_result *fe_other; /* the other fit of a Hausman test */
   core_re_result *re_other;
   size_t *cluster2_ids;      /* two-way: the second variable's ids */
+  size_t n_clusters2;
   core_term_kind *kinds_owned; /* term kinds of a table built here */
   const char *by;  /* "by": fit per group of this variable (OLS) */
   json_t *by_json; /* the per-group fits and the Wald test */

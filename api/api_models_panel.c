@@ -193,6 +193,15 @@ static bool cluster_ids(model_ctx *c, const char *var, size_t **ids,
   return true;
 }
 
+/* The cluster ids of "cluster:<a>" (and "+<b>") over the fit rows, into
+ * c->cluster and c->cluster2_ids (NULL for one way). */
+static bool clusters(model_ctx *c) {
+  if (!cluster_ids(c, c->cluster_var, &c->cluster, &c->n_clusters))
+    return false;
+  return c->cluster_var2[0] == '\0' ||
+         cluster_ids(c, c->cluster_var2, &c->cluster2_ids, &c->n_clusters2);
+}
+
 /* ---- the fits ----------------------------------------------------------- */
 
 static bool core_failure(model_ctx *c, core_status st, const core_err *err,
@@ -253,22 +262,12 @@ static bool fit_fe(model_ctx *c) {
   core_fe_opts opts = {.level = c->confidence};
   if (c->vcov_kind == CORE_VCOV_HC1) opts.vcov = CORE_FE_VCOV_HC1;
   if (c->vcov_kind == CORE_VCOV_CLUSTER) {
-    size_t *ids = NULL, g = 0;
-    if (!cluster_ids(c, c->cluster_var, &ids, &g)) {
-      free(ids);
-      return false;
-    }
-    c->cluster = ids;
-    c->n_clusters = g;
-    opts.vcov = CORE_FE_VCOV_CLUSTER;
-    opts.cluster = ids;
-    opts.n_clusters = g;
-    if (c->cluster_var2[0]) {
-      if (!cluster_ids(c, c->cluster_var2, &c->cluster2_ids, &g)) return false;
-      opts.vcov = CORE_FE_VCOV_CLUSTER2;
-      opts.cluster2 = c->cluster2_ids;
-      opts.n_clusters2 = g;
-    }
+    if (!clusters(c)) return false;
+    opts.vcov = c->cluster2_ids ? CORE_FE_VCOV_CLUSTER2 : CORE_FE_VCOV_CLUSTER;
+    opts.cluster = c->cluster;
+    opts.n_clusters = c->n_clusters;
+    opts.cluster2 = c->cluster2_ids;
+    opts.n_clusters2 = c->n_clusters2;
   }
   if (!fit_fe_model(c, d->X, (const char **)d->col_label, labels, nf, &opts,
                     &c->fe))
@@ -352,22 +351,12 @@ static bool fit_ppml(model_ctx *c) {
            : c->vcov_kind == CORE_VCOV_CLUSTER ? CORE_PPML_VCOV_CLUSTER
                                                : CORE_PPML_VCOV_ROBUST;
   if (c->vcov_kind == CORE_VCOV_CLUSTER) {
-    size_t *ids = NULL, g = 0;
-    if (!cluster_ids(c, c->cluster_var, &ids, &g)) {
-      free(ids);
-      return false;
-    }
-    c->cluster = ids;
-    c->n_clusters = g;
-    o.cluster_ways = 1;
-    o.cluster[0] = ids;
-    o.n_clusters[0] = g;
-    if (c->cluster_var2[0]) {
-      if (!cluster_ids(c, c->cluster_var2, &c->cluster2_ids, &g)) return false;
-      o.cluster_ways = 2;
-      o.cluster[1] = c->cluster2_ids;
-      o.n_clusters[1] = g;
-    }
+    if (!clusters(c)) return false;
+    o.cluster_ways = c->cluster2_ids ? 2 : 1;
+    o.cluster[0] = c->cluster;
+    o.n_clusters[0] = c->n_clusters;
+    o.cluster[1] = c->cluster2_ids;
+    o.n_clusters[1] = c->n_clusters2;
   }
   core_ppml_fe fe = {.nf = nf,
                      .levels = (const size_t *const *)c->levels,
