@@ -15,7 +15,8 @@ runtime=(libmicrohttpd12 libjansson4 libgsl27 libopenblas0 libcurl4 libsqlite3-0
 build=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libgsl-dev
        libopenblas-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libcriterion-dev
        python3 python3-jsonschema python3-yaml curl valgrind)
-reference=(r-base-core r-cran-sandwich python3-statsmodels python3-scipy)
+reference=(r-base-core r-cran-sandwich r-cran-plm r-cran-lmtest python3-statsmodels
+           python3-scipy)
 
 want=()
 case "${1:-}" in
