@@ -25,7 +25,7 @@ fuzz_build() {
 
 # fuzz_run NAME SECONDS CORPUS: runs fuzz_NAME for SECONDS on CORPUS (a
 # directory seeded from tests/fuzz/NAME_seeds, which new inputs are added
-# to); crashes, leaks and timeouts (-timeout per input) go to CORPUS.out/
+# to), with tests/fuzz/NAME.dict when there is one; crashes, leaks and timeouts (-timeout per input) go to CORPUS.out/
 # with the log. Prints one summary line (runs, coverage); returns non-zero
 # and prints the report on any finding.
 fuzz_run() {
@@ -34,10 +34,12 @@ fuzz_run() {
   mkdir -p "$corpus" "$out"
   cp -n "$FUZZ_SRC/tests/fuzz/${name}_seeds/"* "$corpus/" 2>/dev/null || true
   rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-*
-  local rc=0
+  local rc=0 dict=()
+  [ -f "$FUZZ_SRC/tests/fuzz/$name.dict" ] &&
+    dict=(-dict="$FUZZ_SRC/tests/fuzz/$name.dict")
   "$FUZZ_BUILD/fuzz/fuzz_$name" -max_total_time="$secs" -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/" \
-    "$corpus" >"$log" 2>&1 || rc=$?
+    "${dict[@]}" "$corpus" >"$log" 2>&1 || rc=$?
   local last runs
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
