@@ -24,7 +24,7 @@ fuzz_build() {
 }
 
 # fuzz_run NAME SECONDS CORPUS: runs fuzz_NAME for SECONDS on CORPUS (a
-# directory seeded from tests/fuzz/NAME_seeds, which new inputs are added
+# directory seeded from the target's seed corpus, which new inputs are added
 # to), with tests/fuzz/NAME.dict when there is one; crashes, leaks and timeouts (-timeout per input) go to CORPUS.out/
 # with the log. Prints one summary line (runs, coverage); returns non-zero
 # and prints the report on any finding.
@@ -32,7 +32,9 @@ fuzz_run() {
   local name=$1 secs=$2 corpus=$3
   local out=$corpus.out log=$corpus.out/fuzz.log
   mkdir -p "$corpus" "$out"
-  cp -n "$FUZZ_SRC/tests/fuzz/${name}_seeds/"* "$corpus/" 2>/dev/null || true
+  # tests/fuzz/<name>_seeds; wb_parse's are tests/fuzz/wb_seeds.
+  local seeds=$FUZZ_SRC/tests/fuzz/${name%_parse}_seeds
+  cp -n "$seeds/"* "$corpus/" || return 1
   rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-*
   local rc=0 dict=()
   [ -f "$FUZZ_SRC/tests/fuzz/$name.dict" ] &&
