@@ -3,7 +3,8 @@
  * which they sit. Every input is a request body under the default limits:
  *   - api_json_parse_body either returns an object or answers 400/422 with a
  *     problem body;
- *   - its "data" member goes through api_data_decode: an accepted dataset
+ *   - its "data" member goes through api_data_decode (default limits, then
+ *     at most 4 rows and 3 columns): an accepted dataset
  *     respects the limits and lists no error, a refused one names at least
  *     one error with a known code and leaves no panel;
  *   - api_json_fields with a spec like the models request's agrees with the
@@ -55,16 +56,16 @@ static void check_answer(const api_response *res) {
   json_decref(doc);
 }
 
-static void check_data(const json_t *data) {
+static void check_data(const json_t *data, const api_limits *lim) {
   api_data d;
   memset(&d, 0, sizeof d);
   api_errors errs = {0};
   api_error_code code = API_E_COUNT;
-  bool ok = api_data_decode(data, "/data", &env.limits, &d, &code, &errs);
+  bool ok = api_data_decode(data, "/data", lim, &d, &code, &errs);
   if (ok) {
     const core_panel *p = d.panel;
-    if (p == NULL || p->n == 0 || p->n > env.limits.max_rows ||
-        p->ncol > env.limits.max_columns || api_errors_count(&errs) != 0)
+    if (p == NULL || p->n == 0 || p->n > lim->max_rows ||
+        p->ncol > lim->max_columns || api_errors_count(&errs) != 0)
       abort();
     char buf[256], ptr[API_POINTER_MAX];
     api_data_variables(&d, buf, sizeof buf);
@@ -151,7 +152,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         env.limits.max_json_depth)
       abort();
     json_t *d = json_object_get(root, "data");
-    if (d != NULL) check_data(d);
+    if (d != NULL) {
+      /* Under the default limits, and under tight ones (the limit paths). */
+      api_limits tight = env.limits;
+      tight.max_rows = 4;
+      tight.max_columns = 3;
+      check_data(d, &env.limits);
+      check_data(d, &tight);
+    }
     check_fields(root);
     json_decref(root);
   }
