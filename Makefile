@@ -32,7 +32,13 @@ run: build
 	./$(BUILD)/gravitas
 
 test: build contract-deps deploy-deps
-	cd $(BUILD) && ctest --output-on-failure -j 2
+	cd $(BUILD) && ctest --output-on-failure -j 2 -LE soak
+
+# The soak test (tests/soak/soak.py, ctest label "soak"; ~75 s): 64
+# connections of mixed reads and fits against build/gravitas for 60 s.
+.PHONY: soak
+soak: build
+	cd $(BUILD) && ctest --output-on-failure -L soak
 
 # Every test (unit and e2e) built with ASan+UBSan. Criterion runs each test
 # in a forked worker and takes its result before the worker exits, so a
@@ -83,6 +89,17 @@ lint:
 	clang-format --dry-run -Werror core/*.[ch] api/*.[ch] server/*.[ch]
 	cppcheck --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --quiet core api server
+
+# Benchmarks (tests/bench/run.sh; ~15 min): a Release build in build-bench/
+# with -DGRAVITAS_BENCH=ON; wrk and nginx installed when missing. Prints
+# one Markdown table, also written to build-bench/bench.md.
+BENCH_BUILD ?= build-bench
+.PHONY: bench
+bench: deps
+	@bash tests/bench/install.sh
+	@cmake -S . -B $(BENCH_BUILD) -DGRAVITAS_BENCH=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BENCH_BUILD) -j $(JOBS) --target gravitas bench_ols bench_fe bench_ppml
+	@bash tests/bench/run.sh $(BENCH_BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(VG_BUILD)
