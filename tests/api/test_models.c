@@ -603,7 +603,7 @@ Test(models_bad, unknown_and_missing_fields) {
   const char *d = assert_problem(&r, 422, "invalid-request", "/formula2");
   cr_assert_str_eq(d, "unknown field; expected one of data, dataset_id, "
                       "formula, estimator, vcov, potential, interpolate, "
-                      "confidence, inefficiency, time, diagnostics");
+                      "confidence, inefficiency, time, diagnostics, by");
   assert_problem(&r, 422, "invalid-request", "/a~1b~0c");
   reply_free(&r);
 
