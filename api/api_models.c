@@ -114,7 +114,7 @@ static void check_vcov(model_ctx *c, const json_t *v) {
     }
   const char *var = strncmp(s, "cluster:", 8) == 0 ? s + 8 : NULL;
   /* One variable, or two joined by '+' (two-way clustering). */
-  char first[CORE_NAME_MAX + 2] = "", second[CORE_NAME_MAX + 2] = "";
+  char first[CORE_NAME_MAX + 1] = "", second[CORE_NAME_MAX + 1] = "";
   if (var != NULL) {
     const char *plus = strchr(var, '+');
     size_t len = plus ? (size_t)(plus - var) : strlen(var);
@@ -123,15 +123,15 @@ static void check_vcov(model_ctx *c, const json_t *v) {
       first[len] = '\0';
     }
     if (plus && strlen(plus + 1) <= CORE_NAME_MAX)
-      snprintf(second, sizeof second, "%s", plus + 1);
+      memcpy(second, plus + 1, strlen(plus + 1) + 1);
     bool ok = valid_cluster_name(first) &&
               (plus == NULL || (valid_cluster_name(second) &&
                                 strcmp(first, second) != 0 &&
                                 strchr(plus + 1, '+') == NULL));
     if (ok) {
       c->vcov_kind = CORE_VCOV_CLUSTER;
-      snprintf(c->cluster_var, sizeof c->cluster_var, "%s", first);
-      snprintf(c->cluster_var2, sizeof c->cluster_var2, "%s", second);
+      memcpy(c->cluster_var, first, sizeof first);
+      memcpy(c->cluster_var2, second, sizeof second);
       snprintf(c->vcov_text, sizeof c->vcov_text, "cluster:%s", var);
       return;
     }
