@@ -53,6 +53,22 @@ static char *summary_with_time(const char *summary, const char *created_at) {
   return text;
 }
 
+/* Writes a page's items (arr, stolen; NULL after a failure) and its cursor
+ * into the caller's strings. */
+static api_svc_status finish_page(json_t *arr, const char *cursor,
+                                  char **items_json, char **next) {
+  *items_json = arr ? json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(17))
+                    : NULL;
+  json_decref(arr);
+  *next = cursor ? strdup(cursor) : NULL;
+  if (*items_json != NULL && (cursor == NULL || *next != NULL))
+    return API_SVC_OK;
+  free(*items_json);
+  free(*next);
+  *items_json = *next = NULL;
+  return API_SVC_ERROR;
+}
+
 /* ---- datasets ----------------------------------------------------------- */
 
 static api_svc_status dataset_put(void *ctx, const char *id, const char *name,
@@ -114,19 +130,9 @@ static api_svc_status dataset_list(void *ctx, const char *after, size_t limit,
       arr = NULL;
     }
   }
-  *items_json = arr ? json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(17))
-                    : NULL;
-  json_decref(arr);
-  if (page->next) *next = strdup(page->next);
-  bool ok = *items_json != NULL && (page->next == NULL || *next != NULL);
+  api_svc_status out = finish_page(arr, page->next, items_json, next);
   store_dataset_page_free(page);
-  if (!ok) {
-    free(*items_json);
-    free(*next);
-    *items_json = *next = NULL;
-    return API_SVC_ERROR;
-  }
-  return API_SVC_OK;
+  return out;
 }
 
 static api_svc_status dataset_delete(void *ctx, const char *id) {
@@ -234,19 +240,9 @@ static api_svc_status model_list(void *ctx, const char *after, size_t limit,
       arr = NULL;
     }
   }
-  *items_json = arr ? json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(17))
-                    : NULL;
-  json_decref(arr);
-  if (page->next) *next = strdup(page->next);
-  bool ok = *items_json != NULL && (page->next == NULL || *next != NULL);
+  api_svc_status out = finish_page(arr, page->next, items_json, next);
   store_model_page_free(page);
-  if (!ok) {
-    free(*items_json);
-    free(*next);
-    *items_json = *next = NULL;
-    return API_SVC_ERROR;
-  }
-  return API_SVC_OK;
+  return out;
 }
 
 static api_svc_status model_delete(void *ctx, const char *id) {
