@@ -297,6 +297,17 @@ static void predict(const api_request *req, api_response *res,
     api_problem(res, code, &p->errs, "The data cannot be used.");
     return;
   }
+  if (core_formula_n_fe(v->formula) > 0 || strcmp(v->estimator, "re") == 0 ||
+      strcmp(v->estimator, "ppml") == 0) {
+    api_errors_add(&p->errs, "/path/id",
+                   "predictions for new rows are offered for the estimators "
+                   "ols and sfa; a %s model's fitted rows are in GET "
+                   "/v1/models/{id}/potentials",
+                   v->estimator);
+    api_problem(res, API_E_NOT_SUPPORTED, &p->errs,
+                "The model cannot predict new rows.");
+    return;
+  }
   if (!v->has_potential_spec || !isfinite(v->factor)) {
     api_errors_add(&p->errs, "/path/id",
                    "this model was stored without its retransformation "

@@ -112,6 +112,11 @@ class PanelEstimators(g.ServerTestCase, unittest.TestCase):
         self.assertEqual(same["id"], m["id"])
         # Potentials exist in levels: exp(fitted) times the smearing factor.
         self.assertTrue(any(p["k"] is not None for p in m["potentials"]))
+        # New rows of a fixed-effects model are not predicted (the stored
+        # model keeps no fixed-effect values): a clear 422.
+        r = self.srv.post("/v1/models/%s/predict" % m["id"],
+                          {"data": {"rows": panel_rows()[:3]}})
+        self.assertProblem(r, 422, "not-supported", ["/path/id"])
 
     def test_two_way_fe_and_two_way_clusters(self):
         xs = ["lgdp_o", "lgdp_d", "rta"]
