@@ -345,31 +345,9 @@ static core_status check_inputs(const gsl_matrix *X, const gsl_vector *y,
       return CORE_EINVAL;
     }
   }
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < p; j++) {
-      double v = X->data[i * X->tda + j];
-      if (!isfinite(v)) {
-        core_err_set(err, CORE_EINVAL, "X[%zu, %zu] is not finite", i, j);
-        core_err_add_row(err, i);
-        return CORE_EINVAL;
-      }
-    }
-  if (has_intercept) {
-    /* Centred R^2 and the F test assume the constant is in the model. */
-    bool found = false;
-    for (size_t j = 0; j < p && !found; j++) {
-      double c = X->data[j];
-      if (c == 0.0) continue;
-      size_t i = 1;
-      while (i < n && X->data[i * X->tda + j] == c)
-        i++;
-      found = i == n;
-    }
-    if (!found)
-      return core_err_set(err, CORE_EINVAL,
-                          "has_intercept is set but no column of X is a "
-                          "non-zero constant");
-  }
+  core_status st = core_check_design(X, has_intercept, err);
+  /* Centred R^2 and the F test assume the constant is in the model. */
+  if (st != CORE_OK) return st;
   if (vc->kind < CORE_VCOV_CLASSICAL || vc->kind > CORE_VCOV_CLUSTER)
     return core_err_set(err, CORE_EINVAL, "unknown variance kind %d",
                         (int)vc->kind);
@@ -745,4 +723,35 @@ cleanup:
   free(U);
   free(cl_count);
   return st;
+}
+
+core_status core_check_design(const gsl_matrix *X, bool has_intercept,
+                              core_err *err) {
+  size_t n = X->size1, p = X->size2;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < p; j++)
+      if (!isfinite(X->data[i * X->tda + j])) {
+        core_err_set(err, CORE_EINVAL, "X[%zu, %zu] is not finite", i, j);
+        core_err_add_row(err, i);
+        return CORE_EINVAL;
+      }
+  if (has_intercept && core_constant_column(X) == SIZE_MAX)
+    return core_err_set(err, CORE_EINVAL,
+                        "has_intercept is set but no column of X is a "
+                        "non-zero constant");
+  return CORE_OK;
+}
+
+size_t core_constant_column(const gsl_matrix *X) {
+  size_t n = X->size1, p = X->size2;
+  if (n == 0) return SIZE_MAX;
+  for (size_t j = 0; j < p; j++) {
+    double c = X->data[j];
+    if (c == 0.0) continue;
+    size_t i = 1;
+    while (i < n && X->data[i * X->tda + j] == c)
+      i++;
+    if (i == n) return j;
+  }
+  return SIZE_MAX;
 }

@@ -87,6 +87,17 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
 /* Frees r and everything it owns. NULL is a no-op. */
 void core_ols_result_free(core_ols_result *r);
 
+/* The checks every estimator makes of its design: every entry of X finite
+ * (else CORE_EINVAL naming the first bad entry, its row in err->rows), and
+ * with has_intercept some column a non-zero constant (else CORE_EINVAL).
+ * Returns CORE_OK otherwise. */
+core_status core_check_design(const gsl_matrix *X, bool has_intercept,
+                              core_err *err);
+
+/* Index of the first column of X that is a non-zero constant, or SIZE_MAX
+ * when there is none (and for a matrix without rows). */
+size_t core_constant_column(const gsl_matrix *X);
+
 /* Two-sided p-value of a t statistic with df degrees of freedom, accurate in
  * the far tail (uses the upper tail directly). df = +Inf gives the normal;
  * |t| = Inf gives 0, as does a p-value that underflows. NaN for bad input

@@ -183,28 +183,8 @@ static core_status check_data(const gsl_matrix *X, const gsl_vector *y,
     }
     return CORE_EINVAL;
   }
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < p; j++)
-      if (!isfinite(X->data[i * X->tda + j])) {
-        core_err_set(err, CORE_EINVAL, "X[%zu, %zu] is not finite", i, j);
-        core_err_add_row(err, i);
-        return CORE_EINVAL;
-      }
-  if (has_intercept) {
-    bool found = false;
-    for (size_t j = 0; j < p && !found; j++) {
-      double c = X->data[j];
-      if (c == 0.0) continue;
-      size_t i = 1;
-      while (i < n && X->data[i * X->tda + j] == c)
-        i++;
-      found = i == n;
-    }
-    if (!found)
-      return core_err_set(err, CORE_EINVAL,
-                          "has_intercept is set but no column of X is a "
-                          "non-zero constant");
-  }
+  core_status st = core_check_design(X, has_intercept, err);
+  if (st != CORE_OK) return st;
   if (fe == NULL || fe->nf == 0) return CORE_OK;
   if (fe->nf > CORE_PPML_MAX_FACTORS || fe->nf > CORE_HDFE_MAX_FACTORS)
     return core_err_set(err, CORE_EINVAL, "%zu factors given, at most %d",

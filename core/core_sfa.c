@@ -511,14 +511,7 @@ static core_status check_values(const gsl_matrix *X, const gsl_vector *y,
   if (err != NULL && err->code != CORE_OK) return err->code;
   *icol = SIZE_MAX;
   if (!has_intercept) return CORE_OK;
-  for (size_t j = 0; j < k && *icol == SIZE_MAX; j++) {
-    double c = X->data[j];
-    if (c == 0.0) continue;
-    size_t i = 1;
-    while (i < n && X->data[i * X->tda + j] == c)
-      i++;
-    if (i == n) *icol = j;
-  }
+  *icol = core_constant_column(X);
   if (*icol == SIZE_MAX)
     return core_err_set(err, CORE_EINVAL,
                         "has_intercept is set but no column of X is a "

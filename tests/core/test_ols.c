@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -943,4 +944,28 @@ Test(ols, speed_n_1e6_p_8, .timeout = 120) {
   free(cl);
   gsl_matrix_free(X);
   gsl_vector_free(y);
+}
+
+/* The design checks shared by the estimators (core_check_design). */
+Test(ols_design_checks, constant_column_and_finite_entries) {
+  gsl_matrix *X = gsl_matrix_alloc(3, 3);
+  const double v[9] = {0.0, 2.5, 7.25, 0.0, 2.5, -1.125, 0.0, 2.5, 3.0625};
+  for (size_t i = 0; i < 9; i++)
+    X->data[i] = v[i];
+  /* Column 0 is constant but zero: the first non-zero constant is 1. */
+  cr_assert_eq(core_constant_column(X), 1u);
+  core_err err;
+  core_err_clear(&err);
+  cr_assert_eq(core_check_design(X, true, &err), CORE_OK);
+  gsl_matrix_set(X, 2, 1, 2.75);
+  cr_assert_eq(core_constant_column(X), SIZE_MAX);
+  cr_assert_eq(core_check_design(X, true, &err), CORE_EINVAL);
+  cr_assert(strstr(err.msg, "non-zero constant"), "%s", err.msg);
+  cr_assert_eq(core_check_design(X, false, &err), CORE_OK);
+  gsl_matrix_set(X, 1, 2, NAN);
+  core_err_clear(&err);
+  cr_assert_eq(core_check_design(X, false, &err), CORE_EINVAL);
+  cr_assert_str_eq(err.msg, "X[1, 2] is not finite");
+  cr_assert_eq(err.rows[0], 1u);
+  gsl_matrix_free(X);
 }
