@@ -31,8 +31,7 @@ static const char *const inefficiency_names[] = {"half_normal",
                                                  "truncated_normal", NULL};
 static const char *const time_names[] = {"invariant", "bc92", NULL};
 static const char *const smearing_names[] = {"duan", "normal", "none", NULL};
-static const char *const estimator_names[] = {"ols", "sfa", "fe", "re",
-                                              "ppml"};
+static const char *const estimator_names[] = {"ols", "sfa", "fe", "re", "ppml"};
 
 static void free_ctx(model_ctx *c) {
   json_decref(c->root);
@@ -80,6 +79,19 @@ bool api_mctx_errors(model_ctx *c, const char *detail) {
   return false;
 }
 
+bool api_mctx_pred_alloc(model_ctx *c) {
+  const core_design *d = c->pred;
+  size_t n = d->n ? d->n : 1;
+  c->xb = malloc(n * sizeof *c->xb);
+  c->actual = malloc(n * sizeof *c->actual);
+  c->pot_rows = malloc(n * sizeof *c->pot_rows);
+  if (!c->xb || !c->actual || !c->pot_rows)
+    return api_mctx_internal(c, "Out of memory.");
+  for (size_t i = 0; i < d->n; i++)
+    c->actual[i] = gsl_vector_get(d->y_level, i);
+  return true;
+}
+
 bool api_mctx_internal(model_ctx *c, const char *what) {
   /* Every problem body carries errors[] (openapi.yaml); a fault of the
    * server points at no field, so its pointer is the whole document. */
@@ -125,9 +137,9 @@ static void check_vcov(model_ctx *c, const json_t *v) {
     if (plus && strlen(plus + 1) <= CORE_NAME_MAX)
       memcpy(second, plus + 1, strlen(plus + 1) + 1);
     bool ok = valid_cluster_name(first) &&
-              (plus == NULL || (valid_cluster_name(second) &&
-                                strcmp(first, second) != 0 &&
-                                strchr(plus + 1, '+') == NULL));
+              (plus == NULL ||
+               (valid_cluster_name(second) && strcmp(first, second) != 0 &&
+                strchr(plus + 1, '+') == NULL));
     if (ok) {
       c->vcov_kind = CORE_VCOV_CLUSTER;
       memcpy(c->cluster_var, first, sizeof first);
@@ -180,9 +192,8 @@ static void check_sfa(model_ctx *c, const json_t *inefficiency,
     }
     return;
   }
-  c->sfa_truncated =
-      inefficiency &&
-      strcmp(json_string_value(inefficiency), "truncated_normal") == 0;
+  c->sfa_truncated = inefficiency && strcmp(json_string_value(inefficiency),
+                                            "truncated_normal") == 0;
   c->sfa_time = time ? json_string_value(time) : NULL;
   if (vcov && c->vcov_kind != CORE_VCOV_CLASSICAL) {
     api_mctx_raise(c, API_E_INVALID);
@@ -316,7 +327,10 @@ static void read_fields(model_ctx *c) {
        .type = API_F_STRING,
        .allowed = inefficiency_names,
        .out = &inefficiency},
-      {.name = "time", .type = API_F_STRING, .allowed = time_names, .out = &time},
+      {.name = "time",
+       .type = API_F_STRING,
+       .allowed = time_names,
+       .out = &time},
       {.name = "diagnostics", .type = API_F_ARRAY, .out = &diagnostics},
       {.name = "by", .type = API_F_STRING, .out = &by},
   };
@@ -385,8 +399,8 @@ static bool load_dataset(model_ctx *c) {
   }
   char *content = NULL;
   size_t len = 0;
-  api_svc_status st = c->svc->dataset_get(c->svc->ctx, c->stored_dataset,
-                                          NULL, &content, &len);
+  api_svc_status st =
+      c->svc->dataset_get(c->svc->ctx, c->stored_dataset, NULL, &content, &len);
   if (st != API_SVC_OK) {
     api_errors_clear(&c->errs);
     if (st == API_SVC_NOT_FOUND) {
@@ -466,7 +480,8 @@ static bool read_formula(model_ctx *c) {
   core_status st = core_formula_parse(c->formula_text, &c->formula, &err);
   if (st != CORE_OK) {
     c->code = api_core_code(st, true);
-    if (c->code == API_E_INTERNAL) return api_mctx_internal(c, "Out of memory.");
+    if (c->code == API_E_INTERNAL)
+      return api_mctx_internal(c, "Out of memory.");
     if (err.pos >= 0)
       api_errors_add(&c->errs, "/formula", "%s (at byte %d)", err.msg, err.pos);
     else
@@ -532,7 +547,8 @@ static bool interpolate(model_ctx *c) {
   snprintf(rtext, rlen, "%s ~ 1", resp);
   core_status st = core_formula_parse(rtext, &rf, &err);
   free(rtext);
-  if (st != CORE_OK) return api_mctx_internal(c, "The response could not be read.");
+  if (st != CORE_OK)
+    return api_mctx_internal(c, "The response could not be read.");
   size_t nv = core_formula_n_vars(c->formula), ncols = 0;
   size_t *cols = malloc((nv ? nv : 1) * sizeof *cols);
   if (cols == NULL) {
@@ -554,7 +570,8 @@ static bool interpolate(model_ctx *c) {
   free(cols);
   if (st == CORE_OK) return true;
   c->code = api_core_code(st, false);
-  if (c->code == API_E_INTERNAL) return api_mctx_internal(c, "Interpolation failed.");
+  if (c->code == API_E_INTERNAL)
+    return api_mctx_internal(c, "Interpolation failed.");
   char ptr[API_POINTER_MAX];
   if (err.n_rows > 0)
     api_data_cell_pointer(&c->data, err.rows[0], "year", ptr, sizeof ptr);
@@ -566,8 +583,7 @@ static bool interpolate(model_ctx *c) {
 
 /* ---- step 3: design, clusters and the fit ------------------------------- */
 
-bool api_mctx_design_error(model_ctx *c, core_status st,
-                           const core_err *err) {
+bool api_mctx_design_error(model_ctx *c, core_status st, const core_err *err) {
   char ptr[API_POINTER_MAX];
   c->code = api_core_code(st, false);
   if (c->code == API_E_INTERNAL)
@@ -600,7 +616,7 @@ bool api_mctx_design_error(model_ctx *c, core_status st,
   api_errors_add(&c->errs, st == CORE_ETOOFEW ? "/data" : "/formula", "%s",
                  err->msg);
   return api_mctx_errors(c, st == CORE_ETOOFEW ? "No row can be used"
-                                             : "The design cannot be built");
+                                               : "The design cannot be built");
 }
 
 typedef struct cluster_key {
@@ -627,7 +643,8 @@ static bool make_clusters(model_ctx *c) {
                : strcmp(c->cluster_var, "partner") == 0 ? p->partner
                                                         : NULL;
   const double *num = str ? NULL : core_panel_column(p, c->cluster_var);
-  if (str == NULL && num == NULL) return api_mctx_internal(c, "Cluster lookup failed.");
+  if (str == NULL && num == NULL)
+    return api_mctx_internal(c, "Cluster lookup failed.");
 
   cluster_key *keys = malloc((d->n ? d->n : 1) * sizeof *keys);
   c->cluster = malloc((d->n ? d->n : 1) * sizeof *c->cluster);
@@ -702,16 +719,7 @@ static bool fit(model_ctx *c) {
                     &c->ols, &err);
   if (st == CORE_OK) {
     const core_ols_result *r = c->ols;
-    c->tab = (api_coef_table){.p = d->p,
-                              .label = (const char *const *)d->col_label,
-                              .kind = d->col_kind,
-                              .dropped = r->dropped,
-                              .est = r->beta,
-                              .se = r->se,
-                              .stat = r->t,
-                              .p_value = r->p_value,
-                              .ci_low = r->ci_low,
-                              .ci_high = r->ci_high};
+    c->tab = API_COEF_TABLE(r, t, d->p, d->col_label, d->col_kind);
     return true;
   }
   c->code = api_core_code(st, false);
@@ -736,35 +744,28 @@ static bool potentials(model_ctx *c) {
                                      CORE_DESIGN_PREDICT, &c->pred, &err);
   if (st != CORE_OK) return api_mctx_design_error(c, st, &err);
   if (c->est == API_EST_SFA) return api_sfa_potentials(c);
+  if (!api_mctx_pred_alloc(c)) return false;
   const core_design *d = c->pred;
-  size_t n = d->n ? d->n : 1;
-  c->xb = malloc(n * sizeof *c->xb);
-  c->actual = malloc(n * sizeof *c->actual);
-  c->pot_rows = malloc(n * sizeof *c->pot_rows);
-  if (!c->xb || !c->actual || !c->pot_rows)
-    return api_mctx_internal(c, "Out of memory.");
   for (size_t i = 0; i < d->n; i++) {
     double s = 0;
     for (size_t j = 0; j < d->p; j++)
-      if (!c->tab.dropped[j])
-        s += gsl_matrix_get(d->X, i, j) * c->tab.est[j];
+      if (!c->tab.dropped[j]) s += gsl_matrix_get(d->X, i, j) * c->tab.est[j];
     c->xb[i] = s;
-    c->actual[i] = gsl_vector_get(d->y_level, i);
   }
   /* The retransformation factor only exists for a response in logs; a
    * response in levels is predicted by x b itself (factor 1). */
-  double factor =
-      core_formula_response_kind(c->formula) == CORE_TERM_LEVEL
-          ? 1.0
-          : core_smearing_factor(c->pot.smearing, c->ols->resid, c->ols->n,
-                                 c->ols->sigma2);
+  double factor = core_formula_response_kind(c->formula) == CORE_TERM_LEVEL
+                      ? 1.0
+                      : core_smearing_factor(c->pot.smearing, c->ols->resid,
+                                             c->ols->n, c->ols->sigma2);
   c->factor = factor;
   core_err_clear(&err);
   st = core_potential(&c->pot, core_formula_response_kind(c->formula), factor,
                       c->xb, c->actual, d->n, c->pot_rows, &c->warnings, &err);
   if (st == CORE_OK) return true;
   c->code = api_core_code(st, false);
-  if (c->code == API_E_INTERNAL) return api_mctx_internal(c, "The potentials failed.");
+  if (c->code == API_E_INTERNAL)
+    return api_mctx_internal(c, "The potentials failed.");
   api_errors_add(&c->errs, "/potential/thresholds", "%s", err.msg);
   return api_mctx_errors(c, "The potential cannot be computed");
 }
@@ -942,14 +943,13 @@ static json_t *potential_spec_json(model_ctx *c, api_out *o) {
 static json_t *spec_json(model_ctx *c) {
   char options[320];
   options_text(c, options, sizeof options);
-  return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:[f, f]}, s:s, s:f}",
-                   "formula", core_formula_text(c->formula), "estimator",
-                   estimator_names[c->est], "options", options, "vcov",
-                   c->vcov_text, "potential", "method",
-                   method_name(c->pot.method), "smearing",
-                   smearing_name(c->pot.smearing), "thresholds", c->pot.lo,
-                   c->pot.hi, "interpolate", interp_names[c->interp],
-                   "confidence", c->confidence);
+  return json_pack(
+      "{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:[f, f]}, s:s, s:f}", "formula",
+      core_formula_text(c->formula), "estimator", estimator_names[c->est],
+      "options", options, "vcov", c->vcov_text, "potential", "method",
+      method_name(c->pot.method), "smearing", smearing_name(c->pot.smearing),
+      "thresholds", c->pot.lo, c->pot.hi, "interpolate",
+      interp_names[c->interp], "confidence", c->confidence);
 }
 
 static void location_headers(api_response *res, const char *id) {
@@ -980,7 +980,8 @@ static bool answer_stored(model_ctx *c) {
 static bool store_and_answer(model_ctx *c, json_t *body) {
   char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
   json_decref(body);
-  if (text == NULL) return api_mctx_internal(c, "Out of memory writing the model.");
+  if (text == NULL)
+    return api_mctx_internal(c, "Out of memory writing the model.");
   int status = 201;
   if (c->svc != NULL) {
     json_t *spec = spec_json(c);
@@ -1043,10 +1044,8 @@ static bool answer(model_ctx *c) {
       api_out_set(&o, body, "group_effects", ge);
     else
       json_decref(ge);
-    if (c->by_json)
-      api_out_set(&o, body, "by_group", json_incref(c->by_json));
-  }
-  else
+    if (c->by_json) api_out_set(&o, body, "by_group", json_incref(c->by_json));
+  } else
     api_panel_answer(c, &o, body);
   api_out_set(&o, body, "interpolated", interpolated_json(c, &o));
   api_out_set(&o, body, "potential", potential_spec_json(c, &o));
@@ -1057,7 +1056,8 @@ static bool answer(model_ctx *c) {
     if (strcmp(key, "warnings") == 0) {
       size_t i;
       json_t *w;
-      json_array_foreach(value, i, w) api_out_warn(&o, "%s", json_string_value(w));
+      json_array_foreach(value, i, w)
+          api_out_warn(&o, "%s", json_string_value(w));
     } else {
       api_out_set(&o, body, key, json_incref(value));
     }
@@ -1076,7 +1076,8 @@ static bool by_groups(model_ctx *c) {
   if (!api_out_init(&o)) return api_mctx_internal(c, "Out of memory.");
   bool ok = api_het_by(c, &o, &c->by_json);
   for (size_t i = 0; ok && i < json_array_size(o.warnings); i++)
-    core_warn(&c->warnings, "%s", json_string_value(json_array_get(o.warnings, i)));
+    core_warn(&c->warnings, "%s",
+              json_string_value(json_array_get(o.warnings, i)));
   json_decref(o.warnings);
   return ok;
 }
@@ -1122,9 +1123,8 @@ void api_models_post_annotated(const api_request *req, api_response *res,
   /* Each step either succeeds or has written the problem. The dataset id is
    * taken from the data as sent, before any interpolation. */
   if (dataset_id(&c) && read_formula(&c) && api_panel_prepare(&c) &&
-      make_ids(&c) &&
-      !answer_stored(&c) && interpolate(&c) && fit(&c) && potentials(&c) &&
-      by_groups(&c))
+      make_ids(&c) && !answer_stored(&c) && interpolate(&c) && fit(&c) &&
+      potentials(&c) && by_groups(&c))
     answer(&c);
 cleanup:
   free_ctx(&c);

@@ -38,12 +38,26 @@ typedef enum api_estimator {
 /* The coefficient table every estimator fills, one entry per column of the
  * fit design (borrowed or owned arrays, see own_tab). */
 typedef struct api_coef_table {
-  size_t p;                     /* entries */
-  const char *const *label;     /* p term labels */
-  const core_term_kind *kind;   /* p kinds (for the effects) */
-  const bool *dropped; /* collinear columns, left out of the answer */
+  size_t p;                   /* entries */
+  const char *const *label;   /* p term labels */
+  const core_term_kind *kind; /* p kinds (for the effects) */
+  const bool *dropped;        /* collinear columns, left out of the answer */
   const double *est, *se, *stat, *p_value, *ci_low, *ci_high;
 } api_coef_table;
+
+/* The table of a core result r whose per-column arrays are named dropped,
+ * beta, se, <stat>, p_value, ci_low and ci_high (OLS, FE, RE, PPML). */
+#define API_COEF_TABLE(r, stat_, p_, label_, kind_)                            \
+  ((api_coef_table){.p = (p_),                                                 \
+                    .label = (const char *const *)(label_),                    \
+                    .kind = (kind_),                                           \
+                    .dropped = (r)->dropped,                                   \
+                    .est = (r)->beta,                                          \
+                    .se = (r)->se,                                             \
+                    .stat = (r)->stat_,                                        \
+                    .p_value = (r)->p_value,                                   \
+                    .ci_low = (r)->ci_low,                                     \
+                    .ci_high = (r)->ci_high})
 
 /* Everything one request holds, released in one place (free_ctx). */
 typedef struct model_ctx {
@@ -84,11 +98,11 @@ typedef struct model_ctx {
   size_t *sfa_group;
   double *sfa_period;
   api_coef_table tab;
-  bool vcov_given; /* the request named a variance */
+  bool vcov_given;                      /* the request named a variance */
   char cluster_var2[CORE_NAME_MAX + 1]; /* two-way: "cluster:a+b" */
   /* Panel estimators (api_models_panel.c). */
-  size_t nf;                               /* factors absorbed */
-  size_t *levels[CORE_HDFE_MAX_FACTORS];   /* per fit row */
+  size_t nf;                             /* factors absorbed */
+  size_t *levels[CORE_HDFE_MAX_FACTORS]; /* per fit row */
   size_t n_levels[CORE_HDFE_MAX_FACTORS];
   size_t *panel_levels[CORE_HDFE_MAX_FACTORS]; /* per panel row */
   char re_individual[2 * CORE_NAME_MAX + 2];   /* RE's individual factor */
@@ -100,11 +114,11 @@ typedef struct model_ctx {
   core_ppml_result *ppml;
   core_fe_result *fe_other; /* the other fit of a Hausman test */
   core_re_result *re_other;
-  size_t *cluster2_ids;      /* two-way: the second variable's ids */
+  size_t *cluster2_ids; /* two-way: the second variable's ids */
   size_t n_clusters2;
   core_term_kind *kinds_owned; /* term kinds of a table built here */
-  const char *by;  /* "by": fit per group of this variable (OLS) */
-  json_t *by_json; /* the per-group fits and the Wald test */
+  const char *by;              /* "by": fit per group of this variable (OLS) */
+  json_t *by_json;             /* the per-group fits and the Wald test */
   double *owned[3]; /* arrays of tab allocated by an estimator's file */
   bool *owned_dropped;
   double *xb;
@@ -129,6 +143,10 @@ bool api_mctx_errors(model_ctx *c, const char *detail);
 bool api_mctx_internal(model_ctx *c, const char *what);
 /* Answers the problem of a failed core_design_build. Returns false. */
 bool api_mctx_design_error(model_ctx *c, core_status st, const core_err *err);
+/* Allocates xb, actual and pot_rows for the rows of c->pred and fills
+ * actual from its outcome in levels. Returns false after answering 500 when
+ * memory runs out. */
+bool api_mctx_pred_alloc(model_ctx *c);
 /* A string key of row r as JSON (null when missing). */
 json_t *api_mctx_key(char **keys, size_t r);
 

@@ -60,8 +60,7 @@ bool api_panel_prepare(model_ctx *c) {
                    "estimator \"ols\" without fixed effects",
                    "The option does not apply");
   if (c->by != NULL && c->vcov_kind == CORE_VCOV_CLUSTER)
-    return invalid(c, "/by",
-                   "\"by\" takes the classical or hc0-hc3 variances",
+    return invalid(c, "/by", "\"by\" takes the classical or hc0-hc3 variances",
                    "The option does not apply");
   switch (c->est) {
   case API_EST_OLS:
@@ -212,9 +211,9 @@ static bool core_failure(model_ctx *c, core_status st, const core_err *err,
                       : st == CORE_ETOOFEW ? "/data"
                                            : ptr;
   api_errors_add(&c->errs, where, "%s", err->msg);
-  return api_mctx_errors(c, st == CORE_ENOCONV
-                                ? "The estimator did not converge"
-                                : "The model cannot be estimated on these data");
+  return api_mctx_errors(
+      c, st == CORE_ENOCONV ? "The estimator did not converge"
+                            : "The model cannot be estimated on these data");
 }
 
 static void copy_warnings(model_ctx *c, const core_warnings *w) {
@@ -230,8 +229,7 @@ static bool fit_fe_model(model_ctx *c, const gsl_matrix *X, const char **lab,
     fac[f] = (core_fe_factor){fe_labels[f], c->levels[f], c->n_levels[f]};
   core_err err;
   core_err_clear(&err);
-  core_status st =
-      core_fe_fit(X, c->fit->y, lab, fac, nf, opts, out, &err);
+  core_status st = core_fe_fit(X, c->fit->y, lab, fac, nf, opts, out, &err);
   return st == CORE_OK ? true : core_failure(c, st, &err, "/formula");
 }
 
@@ -274,16 +272,7 @@ static bool fit_fe(model_ctx *c) {
     return false;
   const core_fe_result *r = c->fe;
   copy_warnings(c, &r->warnings);
-  c->tab = (api_coef_table){.p = r->p,
-                            .label = (const char *const *)r->col_label,
-                            .kind = d->col_kind,
-                            .dropped = r->dropped,
-                            .est = r->beta,
-                            .se = r->se,
-                            .stat = r->t,
-                            .p_value = r->p_value,
-                            .ci_low = r->ci_low,
-                            .ci_high = r->ci_high};
+  c->tab = API_COEF_TABLE(r, t, r->p, r->col_label, d->col_kind);
   if (!c->want_hausman) return true;
   /* Random effects on the first factor, the same rows and regressors. */
   core_err err;
@@ -319,16 +308,7 @@ static bool fit_re(model_ctx *c) {
   c->kinds_owned[0] = CORE_TERM_INTERCEPT;
   for (size_t j = 1; j < r->p; j++)
     c->kinds_owned[j] = d->col_kind[off + j - 1];
-  c->tab = (api_coef_table){.p = r->p,
-                            .label = (const char *const *)r->col_label,
-                            .kind = c->kinds_owned,
-                            .dropped = r->dropped,
-                            .est = r->beta,
-                            .se = r->se,
-                            .stat = r->t,
-                            .p_value = r->p_value,
-                            .ci_low = r->ci_low,
-                            .ci_high = r->ci_high};
+  c->tab = API_COEF_TABLE(r, t, r->p, r->col_label, c->kinds_owned);
   if (!c->want_hausman) return true;
   const char *ind = c->re_individual;
   core_fe_opts opts = {.level = c->confidence};
@@ -381,16 +361,7 @@ static bool fit_ppml(model_ctx *c) {
     return core_failure(c, st, &err, "/formula");
   }
   const core_ppml_result *r = c->ppml;
-  c->tab = (api_coef_table){.p = r->p,
-                            .label = (const char *const *)d->col_label,
-                            .kind = d->col_kind,
-                            .dropped = r->dropped,
-                            .est = r->beta,
-                            .se = r->se,
-                            .stat = r->z,
-                            .p_value = r->p_value,
-                            .ci_low = r->ci_low,
-                            .ci_high = r->ci_high};
+  c->tab = API_COEF_TABLE(r, z, r->p, d->col_label, d->col_kind);
   return true;
 }
 
@@ -427,17 +398,11 @@ bool api_panel_potentials(model_ctx *c) {
   core_status st = core_design_build_fe(c->formula, c->data.panel,
                                         CORE_DESIGN_PREDICT, &c->pred, &err);
   if (st != CORE_OK) return api_mctx_design_error(c, st, &err);
+  if (!api_mctx_pred_alloc(c)) return false;
   const core_design *d = c->pred;
-  size_t n = d->n ? d->n : 1;
-  c->xb = malloc(n * sizeof *c->xb);
-  c->actual = malloc(n * sizeof *c->actual);
-  c->pot_rows = malloc(n * sizeof *c->pot_rows);
   size_t nfit = c->fit->n ? c->fit->n : 1;
   double *resid = malloc(nfit * sizeof *resid);
-  if (!c->xb || !c->actual || !c->pot_rows || !resid) {
-    free(resid);
-    return api_mctx_internal(c, "Out of memory.");
-  }
+  if (resid == NULL) return api_mctx_internal(c, "Out of memory.");
   /* The fixed-effect values of each row, by the levels of the panel. */
   double *const *fe = c->est == API_EST_FE     ? c->fe->fe
                       : c->est == API_EST_PPML ? c->ppml->fe
@@ -463,7 +428,6 @@ bool api_panel_potentials(model_ctx *c) {
       s += l == CORE_HDFE_NO_LEVEL ? NAN : fe[f][l];
     }
     c->xb[i] = s;
-    c->actual[i] = gsl_vector_get(d->y_level, i);
   }
   /* Residuals of the fit rows for the retransformation factor. */
   size_t m = 0;
@@ -480,7 +444,8 @@ bool api_panel_potentials(model_ctx *c) {
     for (size_t i = 0; i < f->n; i++) {
       double s = b0;
       for (size_t j = foff; j < f->p; j++)
-        if (!dropped[j - foff]) s += gsl_matrix_get(f->X, i, j) * beta[j - foff];
+        if (!dropped[j - foff])
+          s += gsl_matrix_get(f->X, i, j) * beta[j - foff];
       resid[m++] = gsl_vector_get(f->y, i) - s;
     }
     sigma2 = c->re->sigma2_u + c->re->sigma2_e;
@@ -535,7 +500,8 @@ static json_t *factors_json(api_out *o, size_t nf, char **label,
     json_t *e = json_object();
     api_out_set(o, e, "factor", json_string(label[f]));
     api_out_set(o, e, "levels", json_integer((json_int_t)n_levels[f]));
-    if (used) api_out_set(o, e, "levels_used", json_integer((json_int_t)used[f]));
+    if (used)
+      api_out_set(o, e, "levels_used", json_integer((json_int_t)used[f]));
     if (nested) api_out_set(o, e, "nested_in_cluster", json_boolean(nested[f]));
     api_out_push(o, arr, e);
   }
@@ -570,8 +536,7 @@ static void answer_fe(model_ctx *c, api_out *o, json_t *body) {
 
 static void answer_re(model_ctx *c, api_out *o, json_t *body) {
   const core_re_result *r = c->re;
-  double adj =
-      1.0 - (1.0 - r->r2) * ((double)r->n - 1.0) / (double)r->df_resid;
+  double adj = 1.0 - (1.0 - r->r2) * ((double)r->n - 1.0) / (double)r->df_resid;
   /* F and the likelihood belong to the quasi-demeaned OLS and are not
    * reported (as plm, which reports a Wald chi-square instead). */
   api_out_set(o, body, "fit",
@@ -612,7 +577,8 @@ static void answer_ppml(model_ctx *c, api_out *o, json_t *body) {
   api_out_set(o, body, "ppml", pp);
   json_t *conv = json_object();
   api_out_set(o, conv, "converged", json_boolean(r->conv.converged));
-  api_out_set(o, conv, "iterations", json_integer((json_int_t)r->conv.iterations));
+  api_out_set(o, conv, "iterations",
+              json_integer((json_int_t)r->conv.iterations));
   api_out_set(o, conv, "tolerance", num(o, r->conv.tolerance, NULL));
   api_out_set(o, conv, "criterion",
               json_string(r->conv.rule ? r->conv.rule : "deviance"));

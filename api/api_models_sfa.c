@@ -69,10 +69,10 @@ static bool panel_of(model_ctx *c, const core_design *d, size_t *n_groups) {
 static bool fit_error(model_ctx *c, core_status st, const core_err *err) {
   c->code = api_core_code(st, false);
   if (c->code == API_E_INTERNAL) return api_mctx_internal(c, err->msg);
-  const char *ptr = st == CORE_ENOCONV   ? "/estimator"
-                    : st == CORE_ETOOFEW ? "/data"
+  const char *ptr = st == CORE_ENOCONV                 ? "/estimator"
+                    : st == CORE_ETOOFEW               ? "/data"
                     : st == CORE_EINVAL && c->sfa_time ? "/time"
-                                                      : "/formula";
+                                                       : "/formula";
   api_errors_add(&c->errs, ptr, "%s", err->msg);
   return api_mctx_errors(c, st == CORE_ENOCONV
                                 ? "The stochastic frontier did not converge"
@@ -136,13 +136,11 @@ bool api_sfa_potentials(model_ctx *c) {
   const core_design *f = c->fit;
   const core_sfa_result *r = c->sfa;
   const core_panel *p = c->data.panel;
+  if (!api_mctx_pred_alloc(c)) return false;
   size_t n = d->n ? d->n : 1;
-  c->xb = malloc(n * sizeof *c->xb);
-  c->actual = malloc(n * sizeof *c->actual);
-  c->pot_rows = malloc(n * sizeof *c->pot_rows);
   c->owned[2] = malloc(2 * n * sizeof(double));
   size_t *fit_of = malloc((p->n ? p->n : 1) * sizeof *fit_of);
-  if (!c->xb || !c->actual || !c->pot_rows || !c->owned[2] || !fit_of) {
+  if (!c->owned[2] || !fit_of) {
     free(fit_of);
     return api_mctx_internal(c, "Out of memory.");
   }
@@ -156,7 +154,6 @@ bool api_sfa_potentials(model_ctx *c) {
     for (size_t j = 0; j < d->p; j++)
       s += gsl_matrix_get(d->X, i, j) * r->beta[j];
     c->xb[i] = s;
-    c->actual[i] = gsl_vector_get(d->y_level, i);
     size_t k = fit_of[d->row[i]];
     /* Rows of the fit have their efficiency and frontier (actual / TE);
      * other rows only the noise-free frontier exp(x b). */
@@ -197,8 +194,7 @@ void api_sfa_answer(model_ctx *c, api_out *o, json_t *body) {
   api_out_set(o, fit, "log_likelihood",
               num(o, r->loglik, "fit.log_likelihood"));
   api_out_set(o, fit, "aic", num(o, -2.0 * r->loglik + 2.0 * np, "fit.aic"));
-  api_out_set(o, fit, "bic",
-              num(o, -2.0 * r->loglik + log(n) * np, "fit.bic"));
+  api_out_set(o, fit, "bic", num(o, -2.0 * r->loglik + log(n) * np, "fit.bic"));
   api_out_set(o, body, "fit", fit);
 
   json_t *fr = json_object();
@@ -238,11 +234,9 @@ void api_sfa_answer(model_ctx *c, api_out *o, json_t *body) {
   json_t *conv = json_object();
   api_out_set(o, conv, "converged", json_true());
   api_out_set(o, conv, "iterations", json_integer((json_int_t)r->iterations));
-  api_out_set(o, conv, "tolerance",
-              num(o, CORE_SFA_TOL, NULL));
+  api_out_set(o, conv, "tolerance", num(o, CORE_SFA_TOL, NULL));
   api_out_set(o, conv, "criterion",
-              json_string(r->stop == CORE_SFA_WRONG_SKEW
-                              ? "wrong_skew_ols"
-                              : "newton_decrement"));
+              json_string(r->stop == CORE_SFA_WRONG_SKEW ? "wrong_skew_ols"
+                                                         : "newton_decrement"));
   api_out_set(o, body, "convergence", conv);
 }
