@@ -44,7 +44,8 @@ typedef struct core_re_result {
   size_t *T;               /* n_ids: observations per individual */
   double theta_min, theta_max;
   double df_resid, ssr, sigma2, r2; /* of the quasi-demeaned regression;
-                                       r2 = 1 - SSR/SST centred (plm) */
+                                       r2 = 1 - SSR/SST centred (plm's
+                                       r.squared type "rss") */
   size_t within_k;                  /* slopes of the within fit */
   core_warnings warnings;
 } core_re_result;

@@ -3,7 +3,8 @@
 References (committed with the scripts that made them):
 - tests/reference/panel/: a gravity-like panel (30 x 30 x 8, missing cells,
   singletons; reference.R, seed 20240611) with R lm + factor dummies,
-  sandwich and plm (within, random "swar", phtest);
+  sandwich and plm (within, random "swar", phtest), and fit_stats.R for the
+  fit statistics the answers derive (log-likelihood, AIC, BIC, adjusted R^2);
 - tests/reference/ppml/: a gravity panel with 38% zeros (gen_data.R) with R
   glm(quasipoisson) and sandwich (reference.R).
 The issue's bar is 1e-6 relative; the service fits at its default
@@ -61,6 +62,8 @@ class PanelEstimators(g.ServerTestCase, unittest.TestCase):
         super().setUpClass()
         cls.panel = load_values("tests", "reference", "panel", "values.csv")
         cls.ppml = load_values("tests", "reference", "ppml", "values.csv")
+        cls.stats = {k[0]: v for k, v in load_values(
+            "tests", "reference", "panel", "fit_stats.csv").items()}
         ds = cls.srv.post("/v1/datasets", {"rows": panel_rows()})
         assert ds.status in (200, 201), ds.text
         cls.panel_ds = ds.json["id"]
@@ -103,6 +106,12 @@ class PanelEstimators(g.ServerTestCase, unittest.TestCase):
         self.close(m["fit"]["r2"], self.panel[("M1", "-", "r2", "-")], "r2")
         self.close(m["fixed_effects"]["within_r2"],
                    self.panel[("M1", "-", "r2_within", "-")], "within r2")
+        # The fit statistics the answer derives: R's lm with the dummies
+        # (logLik, AIC and BIC count the absorbed levels, the slopes and
+        # sigma; tests/reference/panel/fit_stats.R).
+        for key, ref in (("log_likelihood", "M1_loglik"), ("aic", "M1_aic"),
+                         ("bic", "M1_bic"), ("adj_r2", "M1_adj_r2")):
+            self.close(m["fit"][key], self.stats[ref], key)
         self.check(self.fit(self.panel_ds, formula=f, vcov="hc1"), "M1", "HC1",
                    xs)
         self.check(self.fit(self.panel_ds, formula=f, vcov="cluster:pair"),
@@ -140,6 +149,8 @@ class PanelEstimators(g.ServerTestCase, unittest.TestCase):
         self.assertEqual(m["estimator"], "re")
         self.check(m, "RE", "classical",
                    ["(Intercept)", "lgdp_o", "lgdp_d", "rta", "ldist"])
+        self.close(m["fit"]["r2"], self.stats["RE_r2"], "re r2")
+        self.close(m["fit"]["adj_r2"], self.stats["RE_adj_r2"], "re adj r2")
         re = m["random_effects"]
         self.close(re["sigma2_e"], self.panel[("RE", "-", "sigma2_e", "-")],
                    "sigma2_e")
@@ -167,6 +178,12 @@ class PanelEstimators(g.ServerTestCase, unittest.TestCase):
         for t in ["(Intercept)"] + xs:
             self.close(got[t]["estimate"], self.ppml[("nofe", "coef", t)], t)
             self.close(got[t]["std_error"], self.ppml[("nofe", "se_hc0", t)], t)
+        self.close(m["fit"]["log_likelihood"],
+                   self.ppml[("nofe", "stat", "loglik")], "loglik")
+        self.close(m["ppml"]["deviance"],
+                   self.ppml[("nofe", "stat", "deviance")], "deviance")
+        self.close(m["fit"]["r2"], self.ppml[("nofe", "stat", "pseudo_r2")],
+                   "pseudo r2")
         fe = self.fit(self.ppml_ds, formula=f + " | reporter + partner",
                       estimator="ppml")
         got = self.coefs(fe)
