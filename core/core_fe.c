@@ -11,6 +11,7 @@
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_linalg.h>
 
+#include "core_mem.h"
 #include "core_ols.h"
 
 static char *dup_str(const char *s) {
@@ -78,8 +79,8 @@ static core_fe_result *result_alloc(size_t n, size_t p, size_t nf,
   r->fe_levels_used = calloc(nf, sizeof *r->fe_levels_used);
   r->fe_nested = calloc(nf, sizeof *r->fe_nested);
   r->fe = calloc(nf, sizeof *r->fe);
-  r->fitted = malloc(nn * sizeof(double));
-  r->resid = malloc(nn * sizeof(double));
+  r->fitted = core_alloc(nn, sizeof(double));
+  r->resid = core_alloc(nn, sizeof(double));
   if (!r->used || !r->col_label || !r->dropped || !r->dropped_fe || !r->beta ||
       !r->se || !r->t || !r->p_value || !r->ci_low || !r->ci_high || !r->V ||
       !r->fe_label || !r->fe_n_levels || !r->fe_levels_used || !r->fe_nested ||
@@ -134,17 +135,16 @@ static size_t compact_ids(const size_t *id, size_t n_ids, const size_t *rows,
   return G;
 }
 
-/* meat += sum_g s_g s_g' with s_g = sum_{i in g} x~_i e_i (k x k). scores
- * is m x k row-major, work G x k. */
-static void cluster_meat(const double *scores, size_t m, size_t k,
-                         const size_t *g_of, size_t G, double *work,
+/* meat = sum_g s_g s_g' with s_g = sum_{i in g} x~_i e_i (k x k): x[a] is
+ * the a-th demeaned column (m values), e the residuals, work G x k. */
+static void cluster_meat(const double *const *x, const double *e, size_t m,
+                         size_t k, const size_t *g_of, size_t G, double *work,
                          double *meat) {
   memset(work, 0, G * k * sizeof *work);
-  for (size_t i = 0; i < m; i++) {
-    double *s = work + g_of[i] * k;
-    const double *x = scores + i * k;
-    for (size_t a = 0; a < k; a++)
-      s[a] += x[a];
+  for (size_t a = 0; a < k; a++) {
+    const double *xa = x[a];
+    for (size_t i = 0; i < m; i++)
+      work[g_of[i] * k + a] += xa[i] * e[i];
   }
   memset(meat, 0, k * k * sizeof *meat);
   for (size_t g = 0; g < G; g++) {
@@ -317,9 +317,9 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   core_fe_result *r = NULL;
   core_hdfe *h = NULL;
   double *buf = NULL, **cols = NULL, *work = NULL, *fe_tmp = NULL;
-  size_t *cl1 = NULL, *cl2 = NULL, *cl12 = NULL;
-  gsl_matrix *Xd = NULL;
-  gsl_vector *yd = NULL;
+  double *mean0 = NULL;
+  size_t *cl1 = NULL, *cl2 = NULL, *cl12 = NULL, *rowsv = NULL;
+  const double **xk = NULL;
   core_ols_result *ols = NULL;
   size_t *kept_idx = NULL;
   const size_t *lev[CORE_HDFE_MAX_FACTORS];
@@ -361,20 +361,22 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
     r->fe_levels_used[f] = core_hdfe_n_levels(h, f);
   r->components = core_hdfe_components(h);
 
-  /* Column-major copies: y, then the columns of X, kept rows. */
-  buf = malloc(2 * (p + 1) * m * sizeof *buf);
+  /* Column-major copies of the kept rows: y, then the columns of X; they
+   * are demeaned in place (X and y keep the original values). */
+  buf = core_alloc((p + 1) * m, sizeof *buf);
   cols = malloc((p + 1) * sizeof *cols);
-  if (!buf || !cols) goto nomem;
-  double *orig = buf + (p + 1) * m; /* untouched copies */
+  rowsv = core_alloc(m, sizeof *rowsv);
+  if (!buf || !cols || !rowsv) goto nomem;
   for (size_t j = 0; j <= p; j++)
     cols[j] = buf + j * m;
   for (size_t i = 0; i < m; i++) {
     size_t row = core_hdfe_row(h, i);
-    cols[0][i] = gsl_vector_get(y, row);
+    const double *xr = X->data + row * X->tda;
+    rowsv[i] = row;
+    cols[0][i] = y->data[row * y->stride];
     for (size_t j = 0; j < p; j++)
-      cols[j + 1][i] = gsl_matrix_get(X, row, j);
+      cols[j + 1][i] = xr[j];
   }
-  memcpy(orig, buf, (p + 1) * m * sizeof *buf);
   core_hdfe_opts ho = {o.tol, o.max_iter};
   core_hdfe_info info;
   st = core_hdfe_demean(h, cols, p + 1, NULL, &ho, &info, err);
@@ -385,17 +387,29 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   /* Regressors collinear with the fixed effects. */
   size_t k1 = 0;
   kept_idx = malloc((p ? p : 1) * sizeof *kept_idx);
-  if (!kept_idx) goto nomem;
+  xk = malloc((p ? p : 1) * sizeof *xk);
+  mean0 = calloc(2 * (p ? p : 1), sizeof *mean0);
+  if (!kept_idx || !xk || !mean0) goto nomem;
+  /* Centred sums of squares of the original columns (two passes over the
+   * kept rows of X). */
+  double *ss0v = mean0 + (p ? p : 1);
+  for (size_t i = 0; i < m; i++) {
+    const double *xr = X->data + rowsv[i] * X->tda;
+    for (size_t j = 0; j < p; j++)
+      mean0[j] += xr[j];
+  }
+  for (size_t j = 0; j < p; j++)
+    mean0[j] /= (double)m;
+  for (size_t i = 0; i < m; i++) {
+    const double *xr = X->data + rowsv[i] * X->tda;
+    for (size_t j = 0; j < p; j++)
+      ss0v[j] += (xr[j] - mean0[j]) * (xr[j] - mean0[j]);
+  }
   for (size_t j = 0; j < p; j++) {
-    const double *x0 = orig + (j + 1) * m, *xd = cols[j + 1];
-    double mean = 0, ss0 = 0, ssd = 0;
+    const double *xd = cols[j + 1];
+    double ss0 = ss0v[j], ssd = 0;
     for (size_t i = 0; i < m; i++)
-      mean += x0[i];
-    mean /= (double)m;
-    for (size_t i = 0; i < m; i++) {
-      ss0 += (x0[i] - mean) * (x0[i] - mean);
       ssd += xd[i] * xd[i];
-    }
     if (ss0 == 0 || sqrt(ssd) <= CORE_FE_COLLIN_TOL * sqrt(ss0)) {
       r->dropped[j] = r->dropped_fe[j] = true;
       if (core_warn(&r->warnings,
@@ -414,15 +428,10 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
     st = CORE_ESINGULAR;
     goto fail;
   }
-  Xd = gsl_matrix_alloc(m, k1);
-  yd = gsl_vector_alloc(m);
-  if (!Xd || !yd) goto nomem;
-  for (size_t i = 0; i < m; i++) {
-    gsl_vector_set(yd, i, cols[0][i]);
-    for (size_t c = 0; c < k1; c++)
-      gsl_matrix_set(Xd, i, c, cols[kept_idx[c] + 1][i]);
-  }
-  st = core_ols_fit(Xd, yd, false, NULL, o.level, &ols, err);
+  for (size_t c = 0; c < k1; c++)
+    xk[c] = cols[kept_idx[c] + 1];
+  st = core_ols_fit_cols(xk, cols[0], m, k1, false, NULL, o.level,
+                         CORE_OLS_NO_FITTED | CORE_OLS_NO_LEVERAGE, &ols, err);
   if (st != CORE_OK) goto fail;
   for (size_t c = 0; c < k1; c++) {
     if (ols->dropped[c]) {
@@ -464,22 +473,24 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   r->sigma2 = ols->ssr / df_resid;
   r->rmse = sqrt(r->sigma2);
 
-  /* Bread (X~'X~)^-1 = V_ols / s2_ols; scores x~_i e_i. */
-  work = malloc((4 * k * k + m * k) * sizeof *work);
+  /* Bread (X~'X~)^-1 = V_ols / s2_ols; the scores x~_i e_i are formed on
+   * the fly from the estimated demeaned columns xe and the residuals. */
+  work = calloc(4 * k * k, sizeof *work);
   if (!work) {
     free(ecol);
     free(ecl);
     goto nomem;
   }
   double *bread = work, *meat = work + k * k, *tmp = work + 2 * k * k;
-  double *V = work + 3 * k * k, *scores = work + 4 * k * k;
+  double *V = work + 3 * k * k;
+  const double *const *xe = xk; /* re-ordered in place below */
   for (size_t a = 0; a < k; a++)
     for (size_t b = 0; b < k; b++)
       bread[a * k + b] =
           ols->sigma2 > 0 ? ols->V[ecl[a] * k1 + ecl[b]] / ols->sigma2 : 0.0;
-  for (size_t i = 0; i < m; i++)
-    for (size_t a = 0; a < k; a++)
-      scores[i * k + a] = gsl_matrix_get(Xd, i, ecl[a]) * ols->resid[i];
+  for (size_t a = 0; a < k; a++)
+    xk[a] = cols[ecol[a] + 1];
+  const double *e = ols->resid;
 
   double df_inf = df_resid;
   r->df_absorbed_vcov = r->df_absorbed;
@@ -488,12 +499,14 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
       V[a] = r->sigma2 * bread[a];
   } else if (o.vcov == CORE_FE_VCOV_HC1) {
     memset(meat, 0, k * k * sizeof *meat);
-    for (size_t i = 0; i < m; i++) {
-      const double *s = scores + i * k;
-      for (size_t a = 0; a < k; a++)
-        for (size_t b = 0; b < k; b++)
-          meat[a * k + b] += s[a] * s[b];
-    }
+    for (size_t a = 0; a < k; a++)
+      for (size_t b = a; b < k; b++) {
+        const double *xa = xe[a], *xb = xe[b];
+        double sum = 0;
+        for (size_t i = 0; i < m; i++)
+          sum += xa[i] * xb[i] * (e[i] * e[i]);
+        meat[a * k + b] = meat[b * k + a] = sum;
+      }
     sandwich(bread, meat, k, tmp, V);
     double adj = (double)m / df_resid;
     for (size_t a = 0; a < k * k; a++)
@@ -508,18 +521,8 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
       free(ecl);
       goto nomem;
     }
-    size_t rows_buf_n = m;
-    size_t *rowsv = malloc(rows_buf_n * sizeof *rowsv);
-    if (!rowsv) {
-      free(ecol);
-      free(ecl);
-      goto nomem;
-    }
-    for (size_t i = 0; i < m; i++)
-      rowsv[i] = core_hdfe_row(h, i);
     size_t G1 = compact_ids(o.cluster, o.n_clusters, rowsv, m, cl1);
     size_t G2 = two ? compact_ids(o.cluster2, o.n_clusters2, rowsv, m, cl2) : 0;
-    free(rowsv);
     if (G1 == 0 || (two && G2 == 0)) {
       free(ecol);
       free(ecl);
@@ -585,14 +588,14 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
       free(ecl);
       goto nomem;
     }
-    cluster_meat(scores, m, k, cl1, G1, fe_tmp, meat);
+    cluster_meat(xe, e, m, k, cl1, G1, fe_tmp, meat);
     sandwich(bread, meat, k, tmp, V);
     double c1 = adj * (double)G1 / (double)(G1 - 1);
     for (size_t a = 0; a < k * k; a++)
       V[a] *= c1;
     df_inf = (double)G1 - 1.0;
     if (two) {
-      cluster_meat(scores, m, k, cl2, G2, fe_tmp, meat);
+      cluster_meat(xe, e, m, k, cl2, G2, fe_tmp, meat);
       double *s2 = malloc(2 * k * k * sizeof *s2);
       if (!s2) {
         free(ecol);
@@ -604,7 +607,7 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
       for (size_t a = 0; a < k * k; a++)
         V[a] += c2 * s2[a];
       if (G12 >= 2) {
-        cluster_meat(scores, m, k, cl12, G12, fe_tmp, meat);
+        cluster_meat(xe, e, m, k, cl12, G12, fe_tmp, meat);
         sandwich(bread, meat, k, s2 + k * k, s2);
         double c12 = adj * (double)G12 / (double)(G12 - 1);
         for (size_t a = 0; a < k * k; a++)
@@ -663,11 +666,13 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   double sstw = 0, ybar = 0, sst = 0;
   for (size_t i = 0; i < m; i++)
     sstw += cols[0][i] * cols[0][i];
+  const double *yv = y->data;
+  size_t ys = y->stride;
   for (size_t i = 0; i < m; i++)
-    ybar += orig[i];
+    ybar += yv[rowsv[i] * ys];
   ybar /= (double)m;
   for (size_t i = 0; i < m; i++)
-    sst += (orig[i] - ybar) * (orig[i] - ybar);
+    sst += (yv[rowsv[i] * ys] - ybar) * (yv[rowsv[i] * ys] - ybar);
   r->sst_within = sstw;
   r->r2_within = sstw > 0 ? 1.0 - r->ssr / sstw : NAN;
   r->sst = sst;
@@ -687,20 +692,21 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   double *xb = cols[0]; /* the demeaned y is no longer needed */
   double *rr = cols[1 < p + 1 ? 1 : 0];
   for (size_t i = 0; i < m; i++) {
+    const double *xr = X->data + rowsv[i] * X->tda;
     double s = 0;
     for (size_t a = 0; a < k; a++)
-      s += orig[(ecol[a] + 1) * m + i] * r->beta[ecol[a]];
+      s += xr[ecol[a]] * r->beta[ecol[a]];
     xb[i] = s;
   }
   for (size_t i = 0; i < m; i++)
-    rr[i] = orig[i] - xb[i];
+    rr[i] = yv[rowsv[i] * ys] - xb[i];
   {
     double mx = 0, my = ybar, sxy = 0, sxx = 0;
     for (size_t i = 0; i < m; i++)
       mx += xb[i];
     mx /= (double)m;
     for (size_t i = 0; i < m; i++) {
-      sxy += (xb[i] - mx) * (orig[i] - my);
+      sxy += (xb[i] - mx) * (yv[rowsv[i] * ys] - my);
       sxx += (xb[i] - mx) * (xb[i] - mx);
     }
     r->r2_xb = (sxx > 0 && sst > 0) ? sxy * sxy / (sxx * sst) : NAN;
@@ -711,12 +717,12 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   st = core_hdfe_recover_fe(h, rr, NULL, &ho, r->fe, &rinfo, err);
   if (st != CORE_OK) goto fail;
   for (size_t i = 0; i < m; i++) {
-    size_t row = core_hdfe_row(h, i);
+    size_t row = rowsv[i];
     double s = xb[i];
     for (size_t f = 0; f < nf; f++)
       s += r->fe[f][lev[f][row]];
     r->fitted[row] = s;
-    r->resid[row] = orig[i] - s;
+    r->resid[row] = yv[row * ys] - s;
   }
   if (r->n_singletons > 0 &&
       core_warn(&r->warnings, "%zu singleton observations were dropped",
@@ -747,8 +753,9 @@ cleanup:
   free(cl2);
   free(cl12);
   free(kept_idx);
-  gsl_matrix_free(Xd);
-  gsl_vector_free(yd);
+  free(rowsv);
+  free(xk);
+  free(mean0);
   core_ols_result_free(ols);
   return st;
 }

@@ -4,6 +4,8 @@
  * coefficients (as fixest), degrees of freedom absorbed and FE recovery. */
 #include "core_hdfe.h"
 
+#include "core_mem.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -177,7 +179,7 @@ core_status core_factor_from_panel(const core_panel *p, const char *label,
   size_t *code = NULL;
   core_status st = part_codes(p, parts[0], use, levels_out, n_levels, err);
   if (st != CORE_OK || np == 1) return st;
-  code = malloc((n ? n : 1) * sizeof *code);
+  code = core_alloc(n, sizeof *code);
   if (!code)
     return core_err_set(err, CORE_ENOMEM, "out of memory building '%s'", label);
   for (size_t k = 1; k < np; k++) {
@@ -399,8 +401,8 @@ static int build_crosstab(core_hdfe *h) {
   size_t *order = NULL, *pos = NULL;
   int rc = -1;
   h->cptr = calloc(LA + 1, sizeof *h->cptr);
-  h->cell = malloc((m ? m : 1) * sizeof *h->cell);
-  order = malloc((m ? m : 1) * sizeof *order);
+  h->cell = core_alloc(m, sizeof *h->cell);
+  order = core_alloc(m, sizeof *order);
   pos = malloc((LB ? LB : 1) * sizeof *pos);
   if (!h->cptr || !h->cell || !order || !pos) goto cleanup;
   /* Counting sort of the rows by A. */
@@ -486,7 +488,7 @@ core_status core_hdfe_alloc(size_t n, size_t nf, const size_t *const *levels,
   h->n = n;
   h->m = m;
   h->nf = nf;
-  h->rows = malloc(m * sizeof *h->rows);
+  h->rows = core_alloc(m, sizeof *h->rows);
   if (!h->rows) goto nomem;
   for (size_t i = 0, j = 0; i < n; i++)
     if (!keep || keep[i]) h->rows[j++] = i;
@@ -497,7 +499,7 @@ core_status core_hdfe_alloc(size_t n, size_t nf, const size_t *const *levels,
   if (!map) goto nomem;
   for (size_t f = 0; f < nf; f++) {
     h->caller_L[f] = n_levels[f];
-    h->lev[f] = malloc(m * sizeof *h->lev[f]);
+    h->lev[f] = core_alloc(m, sizeof *h->lev[f]);
     if (!h->lev[f]) goto nomem;
     for (size_t l = 0; l < n_levels[f]; l++)
       map[l] = SIZE_MAX;

@@ -3,6 +3,8 @@
  * fit statistics exactly as METHODS.md section 2 (see core_ols.h). */
 #include "core_ols.h"
 
+#include "core_mem.h"
+
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -292,7 +294,8 @@ void core_ols_result_free(core_ols_result *r) {
   free(r);
 }
 
-static core_ols_result *result_alloc(size_t n, size_t p) {
+static core_ols_result *result_alloc(size_t n, size_t p, bool fitted,
+                                     bool leverage) {
   core_ols_result *r = calloc(1, sizeof *r);
   if (r == NULL) return NULL;
   r->dropped = calloc(p, sizeof *r->dropped);
@@ -303,11 +306,12 @@ static core_ols_result *result_alloc(size_t n, size_t p) {
   r->ci_low = malloc(p * sizeof *r->ci_low);
   r->ci_high = malloc(p * sizeof *r->ci_high);
   r->V = malloc(p * p * sizeof *r->V);
-  r->fitted = malloc(n * sizeof *r->fitted);
-  r->resid = malloc(n * sizeof *r->resid);
-  r->leverage = malloc(n * sizeof *r->leverage);
+  r->fitted = fitted ? core_alloc(n, sizeof *r->fitted) : NULL;
+  r->resid = core_alloc(n, sizeof *r->resid);
+  r->leverage = leverage ? core_alloc(n, sizeof *r->leverage) : NULL;
   if (!r->dropped || !r->beta || !r->se || !r->t || !r->p_value || !r->ci_low ||
-      !r->ci_high || !r->V || !r->fitted || !r->resid || !r->leverage) {
+      !r->ci_high || !r->V || (fitted && !r->fitted) || !r->resid ||
+      (leverage && !r->leverage)) {
     core_ols_result_free(r);
     return NULL;
   }
@@ -318,14 +322,12 @@ static core_ols_result *result_alloc(size_t n, size_t p) {
 /* Validation                                                               */
 /* ------------------------------------------------------------------------ */
 
-static core_status check_inputs(const gsl_matrix *X, const gsl_vector *y,
-                                bool has_intercept, const core_vcov_spec *vc,
+/* The checks that do not depend on the layout of X: sizes, level, y finite,
+ * the variance spec. */
+static core_status check_common(size_t n, size_t p, const double *y,
+                                size_t ystride, const core_vcov_spec *vc,
                                 double level, core_err *err) {
-  size_t n = X->size1, p = X->size2;
   if (p == 0) return core_err_set(err, CORE_EINVAL, "X has no columns");
-  if (y->size != n)
-    return core_err_set(err, CORE_EINVAL,
-                        "y has %zu entries but X has %zu rows", y->size, n);
   if (n == 0)
     return core_err_set(err, CORE_ETOOFEW,
                         "no observations (n = 0) for %zu columns", p);
@@ -338,16 +340,13 @@ static core_status check_inputs(const gsl_matrix *X, const gsl_vector *y,
                         "confidence level %g is not strictly between 0 and 1",
                         level);
   for (size_t i = 0; i < n; i++) {
-    double v = y->data[i * y->stride];
+    double v = y[i * ystride];
     if (!isfinite(v)) {
       core_err_set(err, CORE_EINVAL, "y is not finite in row %zu", i);
       core_err_add_row(err, i);
       return CORE_EINVAL;
     }
   }
-  core_status st = core_check_design(X, has_intercept, err);
-  /* Centred R^2 and the F test assume the constant is in the model. */
-  if (st != CORE_OK) return st;
   if (vc->kind < CORE_VCOV_CLASSICAL || vc->kind > CORE_VCOV_CLUSTER)
     return core_err_set(err, CORE_EINVAL, "unknown variance kind %d",
                         (int)vc->kind);
@@ -375,42 +374,84 @@ static core_status check_inputs(const gsl_matrix *X, const gsl_vector *y,
   return CORE_OK;
 }
 
+static core_status check_inputs(const gsl_matrix *X, const gsl_vector *y,
+                                bool has_intercept, const core_vcov_spec *vc,
+                                double level, core_err *err) {
+  size_t n = X->size1, p = X->size2;
+  if (y->size != n)
+    return core_err_set(err, CORE_EINVAL,
+                        "y has %zu entries but X has %zu rows", y->size, n);
+  core_status st = check_common(n, p, y->data, y->stride, vc, level, err);
+  if (st != CORE_OK) return st;
+  /* Centred R^2 and the F test assume the constant is in the model. */
+  return core_check_design(X, has_intercept, err);
+}
+
+static core_status check_inputs_cols(const double *const *cols, const double *y,
+                                     size_t n, size_t p, bool has_intercept,
+                                     const core_vcov_spec *vc, double level,
+                                     core_err *err) {
+  core_status st = check_common(n, p, y, 1, vc, level, err);
+  if (st != CORE_OK) return st;
+  bool have_const = false;
+  for (size_t j = 0; j < p; j++) {
+    const double *c = cols[j];
+    size_t i = 0;
+    while (i < n && isfinite(c[i]))
+      i++;
+    if (i < n) {
+      core_err_set(err, CORE_EINVAL, "X[%zu, %zu] is not finite", i, j);
+      core_err_add_row(err, i);
+      return CORE_EINVAL;
+    }
+    if (has_intercept && !have_const && c[0] != 0.0) {
+      i = 1;
+      while (i < n && c[i] == c[0])
+        i++;
+      have_const = i == n;
+    }
+  }
+  if (has_intercept && !have_const)
+    return core_err_set(err, CORE_EINVAL,
+                        "has_intercept is set but no column of X is a "
+                        "non-zero constant");
+  return CORE_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The fit                                                                  */
 /* ------------------------------------------------------------------------ */
 
-core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
-                         bool has_intercept, const core_vcov_spec *vcov,
-                         double level, core_ols_result **out, core_err *err) {
-  core_err_clear(err);
-  if (out != NULL) *out = NULL;
-  if (X == NULL || y == NULL || out == NULL)
-    return core_err_set(err, CORE_EINVAL, "X, y and out must not be NULL");
-  const core_vcov_spec classical = {CORE_VCOV_CLASSICAL, NULL, 0};
-  const core_vcov_spec *vc = vcov != NULL ? vcov : &classical;
-  core_status st = check_inputs(X, y, has_intercept, vc, level, err);
-  if (st != CORE_OK) return st;
-
-  size_t n = X->size1, p = X->size2;
+/* The fit on a column-major copy of X (block, n x p, overwritten: the
+ * caller frees it), inputs already checked. */
+static core_status fit_block(double *block, size_t n, size_t p,
+                             const double *yv, size_t ys, bool has_intercept,
+                             const core_vcov_spec *vc, double level,
+                             unsigned flags, core_ols_result **out,
+                             core_err *err) {
+  core_status st = CORE_OK;
   core_ols_result *r = NULL;
-  double *block = NULL, *qty = NULL, *R = NULL, *Ri = NULL, *M = NULL;
+  double *qty = NULL, *R = NULL, *Ri = NULL, *M = NULL;
   double *Vk = NULL, *tmp = NULL, *wbuf = NULL, *U = NULL, *bp = NULL;
   size_t *cl_count = NULL;
   qr_state q = {.n = n, .p = p};
   bool *is_const = NULL;
+  bool hc = vc->kind >= CORE_VCOV_HC0 && vc->kind <= CORE_VCOV_HC3;
+  bool want_lev = !(flags & CORE_OLS_NO_LEVERAGE) ||
+                  vc->kind == CORE_VCOV_HC2 || vc->kind == CORE_VCOV_HC3;
+  bool want_q = want_lev || hc || vc->kind == CORE_VCOV_CLUSTER;
 
-  block = malloc(n * p * sizeof *block);
   q.col = malloc(p * sizeof *q.col);
   q.perm = malloc(p * sizeof *q.perm);
   q.vl = malloc(p * sizeof *q.vl);
   q.rdiag = malloc(p * sizeof *q.rdiag);
   q.nrm = malloc(p * sizeof *q.nrm);
   q.orig = malloc(p * sizeof *q.orig);
-  qty = malloc(n * sizeof *qty);
+  qty = core_alloc(n, sizeof *qty);
   is_const = calloc(p, sizeof *is_const);
-  r = result_alloc(n, p);
-  if (!block || !q.col || !q.perm || !q.vl || !q.rdiag || !q.nrm || !q.orig ||
-      !qty || !is_const || !r) {
+  r = result_alloc(n, p, !(flags & CORE_OLS_NO_FITTED), want_lev);
+  if (!q.col || !q.perm || !q.vl || !q.rdiag || !q.nrm || !q.orig || !qty ||
+      !is_const || !r) {
     st = core_err_set(err, CORE_ENOMEM, "out of memory for OLS (%zu x %zu)", n,
                       p);
     goto cleanup;
@@ -421,11 +462,6 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
     q.col[j] = block + j * n;
     q.perm[j] = j;
   }
-  for (size_t i = 0; i < n; i++) {
-    const double *row = X->data + i * X->tda;
-    for (size_t j = 0; j < p; j++)
-      block[j * n + i] = row[j];
-  }
   for (size_t j = 0; j < p; j++) {
     const double *c = block + j * n;
     size_t i = 1;
@@ -434,7 +470,7 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
     is_const[j] = c[0] != 0.0 && i == n;
   }
   for (size_t i = 0; i < n; i++)
-    qty[i] = y->data[i * y->stride];
+    qty[i] = yv[i * ys];
   /* Sums of squares must not overflow (the norms themselves are scaled). */
   double ynorm = cblas_dnrm2((int)n, qty, 1);
   if (!isfinite(ynorm * ynorm)) {
@@ -476,9 +512,9 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
   M = calloc(k * k, sizeof *M);
   Vk = malloc(k * k * sizeof *Vk);
   tmp = malloc(k * k * sizeof *tmp);
-  wbuf = malloc(n * sizeof *wbuf);
+  wbuf = hc ? core_alloc(n, sizeof *wbuf) : NULL;
   bp = malloc(k * sizeof *bp);
-  if (!R || !Ri || !M || !Vk || !tmp || !wbuf || !bp) {
+  if (!R || !Ri || !M || !Vk || !tmp || (hc && !wbuf) || !bp) {
     st = core_err_set(err, CORE_ENOMEM, "out of memory for OLS");
     goto cleanup;
   }
@@ -499,8 +535,9 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
   memcpy(resid + k, qty + k, (n - k) * sizeof *resid);
   for (size_t l = k; l-- > 0;)
     apply_reflector(&q, l, resid);
-  for (size_t i = 0; i < n; i++)
-    r->fitted[i] = y->data[i * y->stride] - resid[i];
+  if (r->fitted)
+    for (size_t i = 0; i < n; i++)
+      r->fitted[i] = yv[i * ys] - resid[i];
 
   for (size_t j = 0; j < p; j++) {
     r->beta[j] = r->se[j] = r->t[j] = r->p_value[j] = NAN;
@@ -515,12 +552,14 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
   }
 
   /* Thin Q and leverages h_ii = ||q_i||^2. */
-  form_thin_q(&q);
-  memset(r->leverage, 0, n * sizeof *r->leverage);
-  for (size_t a = 0; a < k; a++) {
-    const double *c = q.col[a];
-    for (size_t i = 0; i < n; i++)
-      r->leverage[i] += c[i] * c[i];
+  if (want_q) form_thin_q(&q);
+  if (want_lev) {
+    memset(r->leverage, 0, n * sizeof *r->leverage);
+    for (size_t a = 0; a < k; a++) {
+      const double *c = q.col[a];
+      for (size_t i = 0; i < n; i++)
+        r->leverage[i] += c[i] * c[i];
+    }
   }
 
   /* Sums of squares. */
@@ -529,10 +568,10 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
   if (has_intercept) {
     double mean = 0.0;
     for (size_t i = 0; i < n; i++)
-      mean += y->data[i * y->stride];
+      mean += yv[i * ys];
     mean /= (double)n;
     for (size_t i = 0; i < n; i++) {
-      double d = y->data[i * y->stride] - mean;
+      double d = yv[i * ys] - mean;
       sst += d * d;
     }
   } else {
@@ -593,7 +632,7 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
       st = CORE_ESINGULAR;
       goto cleanup;
     }
-    double *qa = malloc(n * sizeof *qa);
+    double *qa = core_alloc(n, sizeof *qa);
     if (qa == NULL) {
       st = core_err_set(err, CORE_ENOMEM, "out of memory for OLS");
       goto cleanup;
@@ -704,7 +743,6 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
 
 cleanup:
   core_ols_result_free(r);
-  free(block);
   free(q.col);
   free(q.perm);
   free(q.vl);
@@ -722,6 +760,62 @@ cleanup:
   free(bp);
   free(U);
   free(cl_count);
+  return st;
+}
+
+core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
+                         bool has_intercept, const core_vcov_spec *vcov,
+                         double level, core_ols_result **out, core_err *err) {
+  core_err_clear(err);
+  if (out != NULL) *out = NULL;
+  if (X == NULL || y == NULL || out == NULL)
+    return core_err_set(err, CORE_EINVAL, "X, y and out must not be NULL");
+  const core_vcov_spec classical = {CORE_VCOV_CLASSICAL, NULL, 0};
+  const core_vcov_spec *vc = vcov != NULL ? vcov : &classical;
+  core_status st = check_inputs(X, y, has_intercept, vc, level, err);
+  if (st != CORE_OK) return st;
+  size_t n = X->size1, p = X->size2;
+  /* Column-major copy with contiguous columns, for the level-1 BLAS. */
+  double *block = core_alloc(n * p, sizeof *block);
+  if (block == NULL)
+    return core_err_set(err, CORE_ENOMEM, "out of memory for OLS (%zu x %zu)",
+                        n, p);
+  for (size_t i = 0; i < n; i++) {
+    const double *row = X->data + i * X->tda;
+    for (size_t j = 0; j < p; j++)
+      block[j * n + i] = row[j];
+  }
+  st = fit_block(block, n, p, y->data, y->stride, has_intercept, vc, level, 0,
+                 out, err);
+  free(block);
+  return st;
+}
+
+core_status core_ols_fit_cols(const double *const *cols, const double *y,
+                              size_t n, size_t p, bool has_intercept,
+                              const core_vcov_spec *vcov, double level,
+                              unsigned flags, core_ols_result **out,
+                              core_err *err) {
+  core_err_clear(err);
+  if (out != NULL) *out = NULL;
+  if (cols == NULL || y == NULL || out == NULL)
+    return core_err_set(err, CORE_EINVAL, "cols, y and out must not be NULL");
+  for (size_t j = 0; j < p; j++)
+    if (cols[j] == NULL)
+      return core_err_set(err, CORE_EINVAL, "column %zu is NULL", j);
+  const core_vcov_spec classical = {CORE_VCOV_CLASSICAL, NULL, 0};
+  const core_vcov_spec *vc = vcov != NULL ? vcov : &classical;
+  core_status st =
+      check_inputs_cols(cols, y, n, p, has_intercept, vc, level, err);
+  if (st != CORE_OK) return st;
+  double *block = core_alloc(n * p, sizeof *block);
+  if (block == NULL)
+    return core_err_set(err, CORE_ENOMEM, "out of memory for OLS (%zu x %zu)",
+                        n, p);
+  for (size_t j = 0; j < p; j++)
+    memcpy(block + j * n, cols[j], n * sizeof *block);
+  st = fit_block(block, n, p, y, 1, has_intercept, vc, level, flags, out, err);
+  free(block);
   return st;
 }
 

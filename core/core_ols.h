@@ -48,9 +48,10 @@ typedef struct core_ols_result {
 
   double *V;        /* p x p row-major variance of beta (NaN rows/cols for
                        dropped columns) */
-  double *fitted;   /* n */
+  double *fitted;   /* n (NULL with CORE_OLS_NO_FITTED) */
   double *resid;    /* n */
-  double *leverage; /* n, h_ii */
+  double *leverage; /* n, h_ii (NULL with CORE_OLS_NO_LEVERAGE, unless
+                       HC2/HC3 needed them) */
 
   double df_resid; /* n - k */
   double df_inf;   /* degrees of freedom for t, F and CIs: n - k, or G - 1
@@ -84,6 +85,22 @@ typedef struct core_ols_result {
 core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
                          bool has_intercept, const core_vcov_spec *vcov,
                          double level, core_ols_result **out, core_err *err);
+/* Flags of core_ols_fit_cols: leave out what the caller does not use (each
+ * is an n-vector; the leverages also need the thin Q, a second pass as
+ * costly as the QR itself). */
+#define CORE_OLS_NO_FITTED 1u   /* fitted = NULL */
+#define CORE_OLS_NO_LEVERAGE 2u /* leverage = NULL unless HC2/HC3 */
+
+/* core_ols_fit on column-major data: cols[j] points at the n values of
+ * column j, y at n values (stride 1); neither is modified. The same checks,
+ * results and errors as core_ols_fit; flags as above (0: everything). For
+ * the estimators that already hold their data by column (within and PPML
+ * fits), saving the copy through a gsl_matrix. */
+core_status core_ols_fit_cols(const double *const *cols, const double *y,
+                              size_t n, size_t p, bool has_intercept,
+                              const core_vcov_spec *vcov, double level,
+                              unsigned flags, core_ols_result **out,
+                              core_err *err);
 /* Frees r and everything it owns. NULL is a no-op. */
 void core_ols_result_free(core_ols_result *r);
 

@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "api_default_install.h"
+#include "core_mem.h"
 #include "srv_config.h"
 #include "srv_http.h"
 #include "srv_indicators.h"
@@ -80,6 +81,9 @@ int main(int argc, char **argv) {
   case SRV_CONFIG_RUN: break;
   }
 
+  /* Each request fits on its own thread: BLAS worker threads would only
+   * spin beside them (core_mem.h). */
+  core_blas_single_thread();
   int status = 1;
   bool curl_ready = false;
   srv_http *srv = NULL;
@@ -156,8 +160,8 @@ int main(int argc, char **argv) {
   }
   srv_service_set_indicators(service, indicators);
 
-  srv = srv_http_start(&cfg, (void *)srv_service_table(service), err,
-                       sizeof err);
+  srv =
+      srv_http_start(&cfg, (void *)srv_service_table(service), err, sizeof err);
   if (srv == NULL) {
     SRV_LOG_ERROR("start", "%s", err);
     goto cleanup;
@@ -175,8 +179,8 @@ int main(int argc, char **argv) {
                           sizeof ready.default_error) == 0) {
     atomic_store(&ready.default_state, 1);
     srv_log_json("info", "default model",
-                 json_pack("{s:s, s:s}", "alias", API_DEFAULT_ALIAS,
-                           "model_id", model_id));
+                 json_pack("{s:s, s:s}", "alias", API_DEFAULT_ALIAS, "model_id",
+                           model_id));
   } else {
     atomic_store(&ready.default_state, -1);
     SRV_LOG_ERROR("start", "default model: %s", ready.default_error);

@@ -11,6 +11,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "core_fe.h"
+#include "core_mem.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
@@ -114,6 +115,7 @@ static int run(size_t n, const char *csv) {
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
+  core_blas_single_thread(); /* as the server (server/main.c) */
   if (run(100000, argc > 1 ? argv[1] : NULL) != 0) return 1;
   if (run(1000000, NULL) != 0) return 1;
   return 0;

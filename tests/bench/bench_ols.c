@@ -10,6 +10,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "core_ols.h"
+#include "core_mem.h"
 
 enum { P = 8 };
 
@@ -85,6 +86,7 @@ static int run(size_t n) {
 
 int main(void) {
   gsl_set_error_handler_off();
+  core_blas_single_thread(); /* as the server (server/main.c) */
   if (run(100000) != 0) return 1;
   if (run(1000000) != 0) return 1;
   return 0;

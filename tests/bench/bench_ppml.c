@@ -16,6 +16,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "core_ppml.h"
+#include "core_mem.h"
 
 #define K 5
 #define FIXEST_1E6_SECONDS 1.2
@@ -166,6 +167,7 @@ static void write_csv(const data *d, const char *path, double wall,
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
+  core_blas_single_thread(); /* as the server (server/main.c) */
   const char *csv = NULL;
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv = argv[++i];

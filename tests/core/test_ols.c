@@ -969,3 +969,89 @@ Test(ols_design_checks, constant_column_and_finite_entries) {
   cr_assert_eq(err.rows[0], 1u);
   gsl_matrix_free(X);
 }
+
+/* core_ols_fit_cols (column-major input, used by the within and PPML fits)
+ * gives bit-for-bit the answers of core_ols_fit for every variance kind,
+ * leaves out only what its flags say, and makes the same checks. */
+TestSuite(ols_cols, .init = setup);
+
+Test(ols_cols, same_answers_as_the_matrix_entry_point) {
+  gsl_matrix *X;
+  gsl_vector *y;
+  size_t n = 500, p = 4;
+  make_data(n, &X, &y);
+  double *buf = malloc(n * p * sizeof *buf);
+  const double *cols[4];
+  for (size_t j = 0; j < p; j++) {
+    cols[j] = buf + j * n;
+    for (size_t i = 0; i < n; i++)
+      buf[j * n + i] = gsl_matrix_get(X, i, j);
+  }
+  size_t *cl = malloc(n * sizeof *cl);
+  for (size_t i = 0; i < n; i++)
+    cl[i] = i % 17;
+  const core_vcov_kind kinds[] = {CORE_VCOV_CLASSICAL, CORE_VCOV_HC0,
+                                  CORE_VCOV_HC1,       CORE_VCOV_HC2,
+                                  CORE_VCOV_HC3,       CORE_VCOV_CLUSTER};
+  for (size_t t = 0; t < sizeof kinds / sizeof kinds[0]; t++) {
+    core_vcov_spec vs = {kinds[t], cl, 17};
+    core_ols_result *a = NULL, *b = NULL, *c = NULL;
+    core_err err;
+    cr_assert_eq(core_ols_fit(X, y, true, &vs, 0.95, &a, &err), CORE_OK);
+    cr_assert_eq(
+        core_ols_fit_cols(cols, y->data, n, p, true, &vs, 0.95, 0, &b, &err),
+        CORE_OK);
+    cr_assert_eq(core_ols_fit_cols(cols, y->data, n, p, true, &vs, 0.95,
+                                   CORE_OLS_NO_FITTED | CORE_OLS_NO_LEVERAGE,
+                                   &c, &err),
+                 CORE_OK);
+    for (size_t j = 0; j < p; j++) {
+      cr_assert_eq(a->beta[j], b->beta[j]);
+      cr_assert_eq(a->se[j], b->se[j]);
+      cr_assert_eq(a->beta[j], c->beta[j]);
+      cr_assert_eq(a->se[j], c->se[j], "kind %d column %zu", (int)kinds[t], j);
+    }
+    cr_assert_eq(a->f, b->f);
+    cr_assert_eq(a->ssr, c->ssr);
+    for (size_t i = 0; i < n; i++) {
+      cr_assert_eq(a->fitted[i], b->fitted[i]);
+      cr_assert_eq(a->leverage[i], b->leverage[i]);
+      cr_assert_eq(a->resid[i], c->resid[i]);
+    }
+    cr_assert_null(c->fitted);
+    /* HC2 and HC3 need the leverages whatever the flags say. */
+    if (kinds[t] == CORE_VCOV_HC2 || kinds[t] == CORE_VCOV_HC3)
+      cr_assert_not_null(c->leverage);
+    else
+      cr_assert_null(c->leverage);
+    core_ols_result_free(a);
+    core_ols_result_free(b);
+    core_ols_result_free(c);
+  }
+  /* The same checks as the matrix entry point. */
+  core_ols_result *r = NULL;
+  core_err err;
+  buf[2 * n + 7] = INFINITY;
+  cr_assert_eq(
+      core_ols_fit_cols(cols, y->data, n, p, true, NULL, 0.95, 0, &r, &err),
+      CORE_EINVAL);
+  cr_assert_null(r);
+  cr_assert_str_eq(err.msg, "X[7, 2] is not finite");
+  cr_assert_eq(err.rows[0], 7u);
+  buf[2 * n + 7] = 1.0;
+  cr_assert_eq(core_ols_fit_cols(cols + 1, y->data, n, p - 1, true, NULL, 0.95,
+                                 0, &r, &err),
+               CORE_EINVAL);
+  cr_assert(strstr(err.msg, "non-zero constant"), "%s", err.msg);
+  cr_assert_eq(core_ols_fit_cols(cols + 1, y->data, n, p - 1, false, NULL, 0.95,
+                                 0, &r, &err),
+               CORE_OK);
+  core_ols_result_free(r);
+  cr_assert_eq(
+      core_ols_fit_cols(NULL, y->data, n, p, true, NULL, 0.95, 0, &r, &err),
+      CORE_EINVAL);
+  free(buf);
+  free(cl);
+  gsl_matrix_free(X);
+  gsl_vector_free(y);
+}
