@@ -319,7 +319,7 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   double *buf = NULL, **cols = NULL, *work = NULL, *fe_tmp = NULL;
   double *mean0 = NULL;
   size_t *cl1 = NULL, *cl2 = NULL, *cl12 = NULL, *rowsv = NULL;
-  const double **xk = NULL;
+  double **xk = NULL;
   core_ols_result *ols = NULL;
   size_t *kept_idx = NULL;
   const size_t *lev[CORE_HDFE_MAX_FACTORS];
@@ -430,8 +430,16 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   }
   for (size_t c = 0; c < k1; c++)
     xk[c] = cols[kept_idx[c] + 1];
-  st = core_ols_fit_cols(xk, cols[0], m, k1, false, NULL, o.level,
-                         CORE_OLS_NO_FITTED | CORE_OLS_NO_LEVERAGE, &ols, err);
+  /* The classical variance needs no demeaned X after the QR: it is done
+   * in place; the others keep X~ for their scores. */
+  if (o.vcov == CORE_FE_VCOV_CLASSICAL)
+    st = core_ols_fit_scratch(xk, cols[0], m, k1, false, NULL, o.level,
+                              CORE_OLS_NO_FITTED | CORE_OLS_NO_LEVERAGE, &ols,
+                              err);
+  else
+    st = core_ols_fit_cols(
+        (const double *const *)xk, cols[0], m, k1, false, NULL, o.level,
+        CORE_OLS_NO_FITTED | CORE_OLS_NO_LEVERAGE, &ols, err);
   if (st != CORE_OK) goto fail;
   for (size_t c = 0; c < k1; c++) {
     if (ols->dropped[c]) {
@@ -483,7 +491,7 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   }
   double *bread = work, *meat = work + k * k, *tmp = work + 2 * k * k;
   double *V = work + 3 * k * k;
-  const double *const *xe = xk; /* re-ordered in place below */
+  const double *const *xe = (const double *const *)xk; /* set below */
   for (size_t a = 0; a < k; a++)
     for (size_t b = 0; b < k; b++)
       bread[a * k + b] =

@@ -422,9 +422,9 @@ static core_status check_inputs_cols(const double *const *cols, const double *y,
 /* The fit                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* The fit on a column-major copy of X (block, n x p, overwritten: the
- * caller frees it), inputs already checked. */
-static core_status fit_block(double *block, size_t n, size_t p,
+/* The fit on column-major X: col[j] holds the n values of column j, and is
+ * overwritten (the caller frees it); inputs already checked. */
+static core_status fit_block(double *const *cols, size_t n, size_t p,
                              const double *yv, size_t ys, bool has_intercept,
                              const core_vcov_spec *vc, double level,
                              unsigned flags, core_ols_result **out,
@@ -459,11 +459,11 @@ static core_status fit_block(double *block, size_t n, size_t p,
 
   /* Column-major copy with contiguous columns, for the level-1 BLAS. */
   for (size_t j = 0; j < p; j++) {
-    q.col[j] = block + j * n;
+    q.col[j] = cols[j];
     q.perm[j] = j;
   }
   for (size_t j = 0; j < p; j++) {
-    const double *c = block + j * n;
+    const double *c = cols[j];
     size_t i = 1;
     while (i < n && c[i] == c[0])
       i++;
@@ -780,22 +780,31 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
   if (block == NULL)
     return core_err_set(err, CORE_ENOMEM, "out of memory for OLS (%zu x %zu)",
                         n, p);
+  double **cols = malloc(p * sizeof *cols);
+  if (cols == NULL) {
+    free(block);
+    return core_err_set(err, CORE_ENOMEM, "out of memory for OLS");
+  }
+  for (size_t j = 0; j < p; j++)
+    cols[j] = block + j * n;
   for (size_t i = 0; i < n; i++) {
     const double *row = X->data + i * X->tda;
     for (size_t j = 0; j < p; j++)
       block[j * n + i] = row[j];
   }
-  st = fit_block(block, n, p, y->data, y->stride, has_intercept, vc, level, 0,
+  st = fit_block(cols, n, p, y->data, y->stride, has_intercept, vc, level, 0,
                  out, err);
+  free(cols);
   free(block);
   return st;
 }
 
-core_status core_ols_fit_cols(const double *const *cols, const double *y,
-                              size_t n, size_t p, bool has_intercept,
-                              const core_vcov_spec *vcov, double level,
-                              unsigned flags, core_ols_result **out,
-                              core_err *err) {
+/* core_ols_fit_cols and core_ols_fit_scratch: scratch NULL means copy. */
+static core_status fit_cols(const double *const *cols, double *const *scratch,
+                            const double *y, size_t n, size_t p,
+                            bool has_intercept, const core_vcov_spec *vcov,
+                            double level, unsigned flags, core_ols_result **out,
+                            core_err *err) {
   core_err_clear(err);
   if (out != NULL) *out = NULL;
   if (cols == NULL || y == NULL || out == NULL)
@@ -808,15 +817,43 @@ core_status core_ols_fit_cols(const double *const *cols, const double *y,
   core_status st =
       check_inputs_cols(cols, y, n, p, has_intercept, vc, level, err);
   if (st != CORE_OK) return st;
+  if (scratch != NULL)
+    return fit_block(scratch, n, p, y, 1, has_intercept, vc, level, flags, out,
+                     err);
   double *block = core_alloc(n * p, sizeof *block);
-  if (block == NULL)
+  double **work = malloc(p * sizeof *work);
+  if (block == NULL || work == NULL) {
+    free(block);
+    free(work);
     return core_err_set(err, CORE_ENOMEM, "out of memory for OLS (%zu x %zu)",
                         n, p);
-  for (size_t j = 0; j < p; j++)
-    memcpy(block + j * n, cols[j], n * sizeof *block);
-  st = fit_block(block, n, p, y, 1, has_intercept, vc, level, flags, out, err);
+  }
+  for (size_t j = 0; j < p; j++) {
+    work[j] = block + j * n;
+    memcpy(work[j], cols[j], n * sizeof *block);
+  }
+  st = fit_block(work, n, p, y, 1, has_intercept, vc, level, flags, out, err);
+  free(work);
   free(block);
   return st;
+}
+
+core_status core_ols_fit_cols(const double *const *cols, const double *y,
+                              size_t n, size_t p, bool has_intercept,
+                              const core_vcov_spec *vcov, double level,
+                              unsigned flags, core_ols_result **out,
+                              core_err *err) {
+  return fit_cols(cols, NULL, y, n, p, has_intercept, vcov, level, flags, out,
+                  err);
+}
+
+core_status core_ols_fit_scratch(double *const *cols, const double *y, size_t n,
+                                 size_t p, bool has_intercept,
+                                 const core_vcov_spec *vcov, double level,
+                                 unsigned flags, core_ols_result **out,
+                                 core_err *err) {
+  return fit_cols((const double *const *)cols, cols, y, n, p, has_intercept,
+                  vcov, level, flags, out, err);
 }
 
 core_status core_check_design(const gsl_matrix *X, bool has_intercept,

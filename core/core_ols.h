@@ -92,7 +92,7 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
 #define CORE_OLS_NO_LEVERAGE 2u /* leverage = NULL unless HC2/HC3 */
 
 /* core_ols_fit on column-major data: cols[j] points at the n values of
- * column j, y at n values (stride 1); neither is modified. The same checks,
+ * column j, y at n values (stride 1; never modified). The same checks,
  * results and errors as core_ols_fit; flags as above (0: everything). For
  * the estimators that already hold their data by column (within and PPML
  * fits), saving the copy through a gsl_matrix. */
@@ -101,6 +101,14 @@ core_status core_ols_fit_cols(const double *const *cols, const double *y,
                               const core_vcov_spec *vcov, double level,
                               unsigned flags, core_ols_result **out,
                               core_err *err);
+/* core_ols_fit_cols without the copy: the QR is done in the columns
+ * themselves, whose content afterwards is unspecified (for callers whose
+ * columns are a temporary, e.g. PPML's weighted design). */
+core_status core_ols_fit_scratch(double *const *cols, const double *y, size_t n,
+                                 size_t p, bool has_intercept,
+                                 const core_vcov_spec *vcov, double level,
+                                 unsigned flags, core_ols_result **out,
+                                 core_err *err);
 /* Frees r and everything it owns. NULL is a no-op. */
 void core_ols_result_free(core_ols_result *r);
 

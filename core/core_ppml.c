@@ -3,6 +3,8 @@
  * sandwich variances (see core_ppml.h and METHODS.md section 5). */
 #include "core_ppml.h"
 
+#include "core_mem.h"
+
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -218,17 +220,20 @@ static core_status check_data(const gsl_matrix *X, const gsl_vector *y,
  * once per fit, reused by every step). */
 typedef struct wls {
   size_t m, k;
-  gsl_matrix *A; /* m x k: sqrt(w) x, then its QR */
+  gsl_matrix *A; /* m x k: sqrt(w) x, then its QR (a view of Ad) */
   gsl_matrix *T; /* k x k block reflector */
-  gsl_vector *b; /* m: sqrt(w) z, then Q'b */
+  gsl_vector *b; /* m: sqrt(w) z, then Q'b (a view of bd) */
+  double *Ad, *bd;
+  gsl_matrix_view Av;
+  gsl_vector_view bv;
   gsl_vector *work;
   double *cnorm; /* k */
 } wls;
 
 static void wls_free(wls *s) {
-  if (s->A) gsl_matrix_free(s->A);
+  free(s->Ad);
+  free(s->bd);
   if (s->T) gsl_matrix_free(s->T);
-  if (s->b) gsl_vector_free(s->b);
   if (s->work) gsl_vector_free(s->work);
   free(s->cnorm);
   memset(s, 0, sizeof *s);
@@ -239,15 +244,19 @@ static bool wls_alloc(wls *s, size_t m, size_t k) {
   s->m = m;
   s->k = k;
   if (k == 0) return true;
-  s->A = gsl_matrix_alloc(m, k);
+  s->Ad = core_alloc(m * k, sizeof *s->Ad);
+  s->bd = core_alloc(m, sizeof *s->bd);
   s->T = gsl_matrix_alloc(k, k);
-  s->b = gsl_vector_alloc(m);
   s->work = gsl_vector_alloc(k);
   s->cnorm = malloc(k * sizeof *s->cnorm);
-  if (!s->A || !s->T || !s->b || !s->work || !s->cnorm) {
+  if (!s->Ad || !s->bd || !s->T || !s->work || !s->cnorm) {
     wls_free(s);
     return false;
   }
+  s->Av = gsl_matrix_view_array(s->Ad, m, k);
+  s->bv = gsl_vector_view_array(s->bd, m);
+  s->A = &s->Av.matrix;
+  s->b = &s->bv.vector;
   return true;
 }
 
@@ -256,14 +265,25 @@ static bool wls_alloc(wls *s, size_t m, size_t k) {
 static core_status wls_factor(wls *s, double *const *cols, const double *w,
                               core_err *err) {
   size_t m = s->m, k = s->k;
+  for (size_t j = 0; j < k; j++)
+    s->cnorm[j] = 0.0;
   for (size_t i = 0; i < m; i++) {
     double sw = sqrt(w[i]);
     double *row = s->A->data + i * s->A->tda;
-    for (size_t j = 0; j < k; j++)
+    for (size_t j = 0; j < k; j++) {
       row[j] = sw * cols[j][i];
+      s->cnorm[j] += row[j] * row[j];
+    }
   }
-  for (size_t j = 0; j < k; j++)
-    s->cnorm[j] = cblas_dnrm2((int)m, s->A->data + j, (int)s->A->tda);
+  /* The column norms (for the rank check below) from the sums of squares
+   * taken in passing; the scaled BLAS norm where those overflow or
+   * underflow. */
+  for (size_t j = 0; j < k; j++) {
+    double ssj = s->cnorm[j];
+    s->cnorm[j] = (isfinite(ssj) && ssj > 1e-280)
+                      ? sqrt(ssj)
+                      : cblas_dnrm2((int)m, s->A->data + j, (int)s->A->tda);
+  }
   if (gsl_linalg_QR_decomp_r(s->A, s->T) != GSL_SUCCESS)
     return core_err_set(err, CORE_EINTERNAL, "QR decomposition failed");
   for (size_t j = 0; j < k; j++) {
@@ -352,7 +372,7 @@ static core_status drop_fe_rows(ctx *c, bool *changed_out) {
   for (size_t f = 0; f < nf; f++)
     if (fe->n_levels[f] > maxl) maxl = fe->n_levels[f];
   sum = malloc((maxl ? maxl : 1) * sizeof *sum);
-  before = malloc(n * sizeof *before);
+  before = core_alloc(n, sizeof *before);
   if (!sum || !before) {
     st = core_err_set(c->err, CORE_ENOMEM, "out of memory for PPML");
     goto cleanup;
@@ -401,40 +421,55 @@ static void gather_col(const ctx *c, size_t j, const size_t *rows, size_t m,
     dst[i] = c->X->data[rows[i] * c->X->tda + j];
 }
 
+/* ss[j] = sum_i w_i x_ij^2 over the kept rows, for the p columns of X (one
+ * pass over its rows). */
+static void weighted_ss(const ctx *c, const size_t *rows, size_t m,
+                        const double *w, double *ss) {
+  size_t p = c->p;
+  for (size_t j = 0; j < p; j++)
+    ss[j] = 0.0;
+  for (size_t i = 0; i < m; i++) {
+    const double *xr = c->X->data + rows[i] * c->X->tda;
+    for (size_t j = 0; j < p; j++)
+      ss[j] += w[i] * xr[j] * xr[j];
+  }
+}
+
 /* Chooses the estimable columns among p: those whose weighted norm survives
- * the demeaning (xd, demeaned with weights w, against x, the originals),
- * then R's rule on sqrt(w) xd (core_ols_fit). use[j] says whether column j
- * is kept; *k_out counts them; absorbed[j] (may be NULL) marks columns
- * absorbed by the effects. */
-static core_status choose_columns(ctx *c, size_t m, double *const *x,
+ * the demeaning (xd, demeaned with weights w, against ss, the weighted sums
+ * of squares of the originals, weighted_ss), then R's rule on sqrt(w) xd
+ * (core_ols_fit). use[j] says whether column j is kept; *k_out counts
+ * them. */
+static core_status choose_columns(ctx *c, size_t m, const double *ss,
                                   double *const *xd, const double *w, bool *use,
                                   size_t *k_out) {
   size_t p = c->p, kc = 0;
   core_status st = CORE_OK;
   for (size_t j = 0; j < p; j++) {
-    double a = 0.0, b = 0.0;
-    for (size_t i = 0; i < m; i++) {
-      a += w[i] * x[j][i] * x[j][i];
+    double a = ss[j], b = 0.0;
+    for (size_t i = 0; i < m; i++)
       b += w[i] * xd[j][i] * xd[j][i];
-    }
     use[j] = a > 0.0 && sqrt(b) >= ABSORBED_TOL * sqrt(a);
     if (use[j]) kc++;
   }
   *k_out = 0;
   if (kc == 0) return CORE_OK;
-  gsl_matrix *A = gsl_matrix_alloc(m, kc);
-  gsl_vector *z = gsl_vector_calloc(m);
+  double *A = core_alloc(m * kc, sizeof *A); /* sqrt(w) xd, column-major */
+  double *z = core_calloc(m, sizeof *z);
+  double **ac = malloc(kc * sizeof *ac);
   core_ols_result *r = NULL;
-  if (!A || !z) {
+  if (!A || !z || !ac) {
     st = core_err_set(c->err, CORE_ENOMEM, "out of memory for PPML");
     goto cleanup;
   }
-  for (size_t i = 0; i < m; i++) {
-    double sw = sqrt(w[i]);
-    size_t a = 0;
-    for (size_t j = 0; j < p; j++)
-      if (use[j]) A->data[i * A->tda + a++] = sw * xd[j][i];
-  }
+  for (size_t j = 0, a = 0; j < p; j++)
+    if (use[j]) {
+      double *col = A + a * m;
+      const double *src = xd[j];
+      for (size_t i = 0; i < m; i++)
+        col[i] = sqrt(w[i]) * src[i];
+      ac[a++] = col;
+    }
   if (m <= kc) {
     st = core_err_set(c->err, CORE_ETOOFEW,
                       "too few observations: %zu rows for %zu regressors", m,
@@ -442,7 +477,9 @@ static core_status choose_columns(ctx *c, size_t m, double *const *x,
     goto cleanup;
   }
   core_vcov_spec vs = {CORE_VCOV_CLASSICAL, NULL, 0};
-  st = core_ols_fit(A, z, false, &vs, 0.95, &r, c->err);
+  st = core_ols_fit_scratch(ac, z, m, kc, false, &vs, 0.95,
+                            CORE_OLS_NO_FITTED | CORE_OLS_NO_LEVERAGE, &r,
+                            c->err);
   if (st == CORE_ESINGULAR) {
     /* Every remaining column is zero: none is estimable. */
     for (size_t j = 0; j < p; j++)
@@ -462,8 +499,9 @@ static core_status choose_columns(ctx *c, size_t m, double *const *x,
     k += use[j];
   *k_out = k;
 cleanup:
-  if (A) gsl_matrix_free(A);
-  if (z) gsl_vector_free(z);
+  free(A);
+  free(z);
+  free(ac);
   core_ols_result_free(r);
   return st;
 }
@@ -486,20 +524,24 @@ static size_t kept_rows(const ctx *c, size_t *rows) {
  * K = (positives) / tol^2 on positives; fitted values within (-0.1 tol,
  * tol) and those of positive rows are set to 0; when every fitted value is
  * >= 0 the rows with a positive one are separated, else U = max(fitted, 0)
- * on the zeros and repeat. Marks separated rows dropped; *n_sep counts. */
-static core_status relu_pass(ctx *c, size_t *n_sep) {
+ * on the zeros and repeat. Marks separated rows dropped; *n_sep counts.
+ * When no row was separated, the fixed-effect structure it built on the
+ * kept rows is handed to *h_keep (else *h_keep stays NULL): the fit that
+ * follows on the same rows re-uses it. */
+static core_status relu_pass(ctx *c, size_t *n_sep, core_hdfe **h_keep) {
   size_t n = c->n, p = c->p, nf = c->nf;
   core_status st = CORE_OK;
   size_t *rows = NULL;
-  double *block = NULL, *blockd = NULL, *w = NULL, *U = NULL, *Ud = NULL;
-  double *Uprev = NULL, *uhat = NULL, *beta = NULL;
-  double **x = NULL, **xd = NULL, **xk = NULL;
+  double *blockd = NULL, *w = NULL, *U = NULL, *Ud = NULL;
+  double *Uprev = NULL, *uhat = NULL, *beta = NULL, *ss = NULL;
+  double **xd = NULL, **xk = NULL;
   bool *use = NULL;
   core_hdfe *h = NULL;
   wls s = {0};
   *n_sep = 0;
+  *h_keep = NULL;
 
-  rows = malloc(n * sizeof *rows);
+  rows = core_alloc(n, sizeof *rows);
   if (!rows) goto nomem;
   size_t m = kept_rows(c, rows);
   size_t npos = 0;
@@ -507,27 +549,24 @@ static core_status relu_pass(ctx *c, size_t *n_sep) {
     npos += yv(c, rows[i]) > 0.0;
   if (npos == m || m == 0) goto cleanup; /* no zeros: nothing to separate */
 
-  block = malloc(m * p * sizeof *block);
-  blockd = malloc(m * p * sizeof *blockd);
-  x = malloc(p * sizeof *x);
+  blockd = core_alloc(m * p, sizeof *blockd);
+  ss = malloc(p * sizeof *ss);
   xd = malloc(p * sizeof *xd);
   xk = malloc(p * sizeof *xk);
   use = malloc(p * sizeof *use);
-  w = malloc(m * sizeof *w);
-  U = malloc(m * sizeof *U);
-  Ud = malloc(m * sizeof *Ud);
-  Uprev = malloc(m * sizeof *Uprev);
-  uhat = malloc(m * sizeof *uhat);
+  w = core_alloc(m, sizeof *w);
+  U = core_alloc(m, sizeof *U);
+  Ud = core_alloc(m, sizeof *Ud);
+  Uprev = core_alloc(m, sizeof *Uprev);
+  uhat = core_alloc(m, sizeof *uhat);
   beta = malloc(p * sizeof *beta);
-  if (!block || !blockd || !x || !xd || !xk || !use || !w || !U || !Ud ||
-      !Uprev || !uhat || !beta)
+  if (!blockd || !ss || !xd || !xk || !use || !w || !U || !Ud || !Uprev ||
+      !uhat || !beta)
     goto nomem;
   for (size_t j = 0; j < p; j++) {
-    x[j] = block + j * m;
     xd[j] = blockd + j * m;
-    gather_col(c, j, rows, m, x[j]);
+    gather_col(c, j, rows, m, xd[j]);
   }
-  memcpy(blockd, block, m * p * sizeof *blockd);
   if (nf > 0) {
     st = core_hdfe_alloc(n, nf, c->fe->levels, c->fe->n_levels, c->keep, &h,
                          c->err);
@@ -537,12 +576,13 @@ static core_status relu_pass(ctx *c, size_t *n_sep) {
    * on positive weights), then demeaned again with the rectifier's. */
   for (size_t i = 0; i < m; i++)
     w[i] = 1.0;
+  weighted_ss(c, rows, m, w, ss);
   if (nf > 0) {
     st = demean(c, h, xd, p, w, c->o->fe_tol);
     if (st != CORE_OK) goto cleanup;
   }
   size_t k = 0;
-  st = choose_columns(c, m, x, xd, w, use, &k);
+  st = choose_columns(c, m, ss, xd, w, use, &k);
   if (st != CORE_OK) goto cleanup;
   double tol = c->o->relu_tol;
   double K = (double)npos / (tol * tol);
@@ -552,7 +592,8 @@ static core_status relu_pass(ctx *c, size_t *n_sep) {
   for (size_t j = 0; j < p; j++)
     if (use[j]) xk[a++] = xd[j];
   if (nf > 0) {
-    memcpy(blockd, block, m * p * sizeof *blockd);
+    for (size_t j = 0; j < p; j++)
+      if (use[j]) gather_col(c, j, rows, m, xd[j]);
     st = demean(c, h, xk, k, w, c->o->fe_tol);
     if (st != CORE_OK) goto cleanup;
   }
@@ -611,6 +652,10 @@ static core_status relu_pass(ctx *c, size_t *n_sep) {
       c->reason[rows[i]] = CORE_PPML_DROP_SEPARATED;
       (*n_sep)++;
     }
+  if (*n_sep == 0) {
+    *h_keep = h;
+    h = NULL;
+  }
   goto cleanup;
 nomem:
   st = core_err_set(c->err, CORE_ENOMEM, "out of memory for PPML");
@@ -618,9 +663,8 @@ cleanup:
   wls_free(&s);
   core_hdfe_free(h);
   free(rows);
-  free(block);
   free(blockd);
-  free(x);
+  free(ss);
   free(xd);
   free(xk);
   free(use);
@@ -647,10 +691,11 @@ static int cmp_key(const void *a, const void *b) {
 }
 
 /* adj * sum_g u_g u_g' into M (k x k, accumulated with sign), u_g the sum
- * of the scores S (k columns of m) over cluster g; ids in 0..G-1. Returns
- * the number of non-empty clusters, 0 on allocation failure. */
-static size_t cluster_meat(size_t m, size_t k, double *const *S,
-                           const size_t *id, size_t G, double sign, double *M) {
+ * of the scores x[a][i] e[i] over cluster g; ids in 0..G-1. Returns the
+ * number of non-empty clusters, 0 on allocation failure. */
+static size_t cluster_meat(size_t m, size_t k, double *const *x,
+                           const double *e, const size_t *id, size_t G,
+                           double sign, double *M) {
   double *U = calloc(G * k, sizeof *U);
   size_t *cnt = calloc(G, sizeof *cnt);
   if (!U || !cnt) {
@@ -663,7 +708,7 @@ static size_t cluster_meat(size_t m, size_t k, double *const *S,
     if (cnt[id[i]]++ == 0) ge++;
   for (size_t a = 0; a < k; a++)
     for (size_t i = 0; i < m; i++)
-      U[id[i] * k + a] += S[a][i];
+      U[id[i] * k + a] += x[a][i] * e[i];
   double adj = ge > 1 ? sign * (double)ge / (double)(ge - 1) : 0.0;
   for (size_t g = 0; g < G; g++) {
     const double *u = U + g * k;
@@ -693,8 +738,8 @@ static core_ppml_result *result_alloc(size_t n, size_t p, size_t nf) {
   core_ppml_result *r = calloc(1, sizeof *r);
   if (r == NULL) return NULL;
   r->nf = nf;
-  r->drop_reason = calloc(n, sizeof *r->drop_reason);
-  r->row = malloc(n * sizeof *r->row);
+  r->drop_reason = core_calloc(n, sizeof *r->drop_reason);
+  r->row = core_alloc(n, sizeof *r->row);
   r->dropped = calloc(p, sizeof *r->dropped);
   r->beta = malloc(p * sizeof *r->beta);
   r->se = malloc(p * sizeof *r->se);
@@ -703,8 +748,8 @@ static core_ppml_result *result_alloc(size_t n, size_t p, size_t nf) {
   r->ci_low = malloc(p * sizeof *r->ci_low);
   r->ci_high = malloc(p * sizeof *r->ci_high);
   r->V = malloc(p * p * sizeof *r->V);
-  r->mu = malloc(n * sizeof *r->mu);
-  r->eta = malloc(n * sizeof *r->eta);
+  r->mu = core_alloc(n, sizeof *r->mu);
+  r->eta = core_alloc(n, sizeof *r->eta);
   bool ok = r->drop_reason && r->row && r->dropped && r->beta && r->se &&
             r->z && r->p_value && r->ci_low && r->ci_high && r->V && r->mu &&
             r->eta;
@@ -760,16 +805,16 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
   core_hdfe *h = NULL;
   wls s = {0};
   size_t *rows = NULL, *cid[3] = {NULL, NULL, NULL};
-  double *block = NULL, *blockd = NULL, *yk = NULL, *mu = NULL, *eta = NULL;
+  double *blockd = NULL, *yk = NULL, *mu = NULL, *eta = NULL, *ss = NULL;
   double *w = NULL, *zz = NULL, *zd = NULL, *res = NULL, *etaold = NULL;
-  double *beta = NULL, *B = NULL, *M = NULL, *tmp = NULL, *sblock = NULL;
-  double **x = NULL, **xd = NULL, **xk = NULL, **sc = NULL;
+  double *beta = NULL, *B = NULL, *M = NULL, *tmp = NULL;
+  double **xd = NULL, **xk = NULL, **zx = NULL;
   bool *use = NULL;
   key_idx *kx = NULL;
   size_t *kcol = NULL;
 
   r = result_alloc(n, p, nf);
-  c.keep = malloc(n * sizeof *c.keep);
+  c.keep = core_alloc(n, sizeof *c.keep);
   if (!r || !c.keep) goto nomem;
   c.reason = r->drop_reason;
   for (size_t i = 0; i < n; i++) {
@@ -803,8 +848,10 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
       if (round > 0 && !changed) break;
     }
     size_t nsep = 0;
+    core_hdfe_free(h); /* built on rows that have changed since */
+    h = NULL;
     if (o->separation_relu) {
-      st = relu_pass(&c, &nsep);
+      st = relu_pass(&c, &nsep, &h);
       if (st != CORE_OK) goto cleanup;
     }
     if (nsep == 0 || nf == 0) break;
@@ -845,22 +892,22 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
                       r->n_no_level);
     goto cleanup;
   }
-  block = malloc(m * p * sizeof *block);
-  blockd = malloc(m * p * sizeof *blockd);
-  x = malloc(p * sizeof *x);
+  blockd = core_alloc(m * p, sizeof *blockd);
+  ss = malloc(p * sizeof *ss);
   xd = malloc(p * sizeof *xd);
+  zx = malloc((p + 1) * sizeof *zx);
   xk = malloc(p * sizeof *xk);
   use = malloc(p * sizeof *use);
-  yk = malloc(m * sizeof *yk);
-  mu = malloc(m * sizeof *mu);
-  eta = malloc(m * sizeof *eta);
-  etaold = malloc(m * sizeof *etaold);
-  w = malloc(m * sizeof *w);
-  zz = malloc(m * sizeof *zz);
-  zd = malloc(m * sizeof *zd);
-  res = malloc(m * sizeof *res);
+  yk = core_alloc(m, sizeof *yk);
+  mu = core_alloc(m, sizeof *mu);
+  eta = core_alloc(m, sizeof *eta);
+  etaold = core_alloc(m, sizeof *etaold);
+  w = core_alloc(m, sizeof *w);
+  zz = core_alloc(m, sizeof *zz);
+  zd = core_alloc(m, sizeof *zd);
+  res = core_alloc(m, sizeof *res);
   beta = calloc(p, sizeof *beta);
-  if (!block || !blockd || !x || !xd || !xk || !use || !yk || !mu || !eta ||
+  if (!blockd || !ss || !xd || !zx || !xk || !use || !yk || !mu || !eta ||
       !etaold || !w || !zz || !zd || !res || !beta)
     goto nomem;
   double ymean = 0.0;
@@ -876,12 +923,10 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
     goto cleanup;
   }
   for (size_t j = 0; j < p; j++) {
-    x[j] = block + j * m;
     xd[j] = blockd + j * m;
-    gather_col(&c, j, rows, m, x[j]);
+    gather_col(&c, j, rows, m, xd[j]);
   }
-  memcpy(blockd, block, m * p * sizeof *blockd);
-  if (nf > 0) {
+  if (nf > 0 && h == NULL) {
     st = core_hdfe_alloc(n, nf, fe->levels, fe->n_levels, c.keep, &h, err);
     if (st != CORE_OK) goto cleanup;
   }
@@ -892,12 +937,13 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
     eta[i] = log(mu[i]);
     w[i] = mu[i];
   }
+  weighted_ss(&c, rows, m, w, ss);
   if (nf > 0) {
     st = demean(&c, h, xd, p, w, o->fe_tol);
     if (st != CORE_OK) goto cleanup;
   }
   size_t k = 0;
-  st = choose_columns(&c, m, x, xd, w, use, &k);
+  st = choose_columns(&c, m, ss, xd, w, use, &k);
   if (st != CORE_OK) goto cleanup;
   if (k == 0 && nf == 0) {
     st = core_err_set(err, CORE_ESINGULAR,
@@ -943,9 +989,12 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
       w[i] = mu[i];
     }
     if (nf > 0) {
-      double *cz[1] = {zd};
-      st = demean(&c, h, cz, 1, w, fe_tol_now);
-      if (st == CORE_OK && iter > 1) st = demean(&c, h, xk, k, w, fe_tol_now);
+      /* z, and from the second step on X (demeaned with the previous
+       * weights: M_w M_w' x = M_w x), in one call with one set of weights. */
+      zx[0] = zd;
+      for (size_t a = 0; a < k; a++)
+        zx[a + 1] = xk[a];
+      st = demean(&c, h, zx, iter > 1 ? k + 1 : 1, w, fe_tol_now);
       if (st != CORE_OK) goto cleanup;
     }
     if (k > 0) {
@@ -1023,9 +1072,7 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
   B = calloc(k * k + 1, sizeof *B);
   M = calloc(k * k + 1, sizeof *M);
   tmp = calloc(k * k + 1, sizeof *tmp);
-  sblock = malloc((m * k + 1) * sizeof *sblock);
-  sc = malloc((k + 1) * sizeof *sc);
-  if (!B || !M || !tmp || !sblock || !sc) goto nomem;
+  if (!B || !M || !tmp) goto nomem;
   if (k > 0) {
     core_status st2 = wls_factor(&s, xk, w, err);
     if (st2 != CORE_OK) {
@@ -1055,25 +1102,29 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
         B[a * k + b] = B[b * k + a] = sum;
       }
     memset(M, 0, k * k * sizeof *M);
-    for (size_t a = 0; a < k; a++) {
-      sc[a] = sblock + a * m;
-      for (size_t i = 0; i < m; i++)
-        sc[a][i] = xk[a][i] * (yk[i] - mu[i]);
-    }
   }
+  /* The scores are xk[a][i] * e[i], formed on the fly. */
+  double *e = res;
+  for (size_t i = 0; i < m; i++)
+    e[i] = yk[i] - mu[i];
   r->vcov = o->vcov;
   if (k > 0 && o->vcov == CORE_PPML_VCOV_ROBUST) {
     for (size_t a = 0; a < k; a++)
-      for (size_t b = a; b < k; b++)
-        M[a * k + b] = M[b * k + a] = cblas_ddot((int)m, sc[a], 1, sc[b], 1);
+      for (size_t b = a; b < k; b++) {
+        const double *xa = xk[a], *xb = xk[b];
+        double sum = 0.0;
+        for (size_t i = 0; i < m; i++)
+          sum += (xa[i] * e[i]) * (xb[i] * e[i]);
+        M[a * k + b] = M[b * k + a] = sum;
+      }
   } else if (k > 0 && o->vcov == CORE_PPML_VCOV_CLUSTER) {
     size_t ways = o->cluster_ways;
     for (size_t wy = 0; wy < ways; wy++) {
-      cid[wy] = malloc(m * sizeof *cid[wy]);
+      cid[wy] = core_alloc(m, sizeof *cid[wy]);
       if (!cid[wy]) goto nomem;
       for (size_t i = 0; i < m; i++)
         cid[wy][i] = o->cluster[wy][rows[i]];
-      size_t ge = cluster_meat(m, k, sc, cid[wy], o->n_clusters[wy], 1.0, M);
+      size_t ge = cluster_meat(m, k, xk, e, cid[wy], o->n_clusters[wy], 1.0, M);
       if (ge == 0) goto nomem;
       if (ge < 2) {
         st = core_err_set(err, CORE_EINVAL,
@@ -1086,8 +1137,8 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
     }
     if (ways == 2) {
       /* The intersection: distinct (a, b) pairs, numbered by sorting. */
-      kx = malloc(m * sizeof *kx);
-      cid[2] = malloc(m * sizeof *cid[2]);
+      kx = core_alloc(m, sizeof *kx);
+      cid[2] = core_alloc(m, sizeof *cid[2]);
       if (!kx || !cid[2]) goto nomem;
       size_t gb = o->n_clusters[1];
       for (size_t i = 0; i < m; i++) {
@@ -1100,7 +1151,7 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
         if (i > 0 && kx[i].key != kx[i - 1].key) g++;
         cid[2][kx[i].idx] = g;
       }
-      if (cluster_meat(m, k, sc, cid[2], g + 1, -1.0, M) == 0) goto nomem;
+      if (cluster_meat(m, k, xk, e, cid[2], g + 1, -1.0, M) == 0) goto nomem;
     }
   }
   double zq = core_t_quantile(0.5 * (1.0 + o->level), INFINITY);
@@ -1187,8 +1238,9 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
   if (nf > 0) {
     for (size_t i = 0; i < m; i++) {
       double v = eta[i];
+      const double *xr = X->data + rows[i] * X->tda;
       for (size_t a = 0; a < k; a++)
-        v -= beta[a] * x[kcol[a]][i];
+        v -= beta[a] * xr[kcol[a]];
       res[i] = v;
     }
     for (size_t f = 0; f < nf; f++) {
@@ -1226,9 +1278,9 @@ cleanup:
   core_hdfe_free(h);
   wls_free(&s);
   free(c.keep);
-  free(block);
   free(blockd);
-  free(x);
+  free(ss);
+  free(zx);
   free(xd);
   free(xk);
   free(use);
@@ -1244,8 +1296,6 @@ cleanup:
   free(B);
   free(M);
   free(tmp);
-  free(sblock);
-  free(sc);
   free(kx);
   free(kcol);
   for (size_t i = 0; i < 3; i++)

@@ -1019,6 +1019,21 @@ Test(ols_cols, same_answers_as_the_matrix_entry_point) {
       cr_assert_eq(a->resid[i], c->resid[i]);
     }
     cr_assert_null(c->fitted);
+    /* In place on a scratch copy: the same numbers again. */
+    double *scr = malloc(n * p * sizeof *scr);
+    double *sc[4];
+    for (size_t j = 0; j < p; j++) {
+      sc[j] = scr + j * n;
+      memcpy(sc[j], cols[j], n * sizeof *scr);
+    }
+    core_ols_result *d = NULL;
+    cr_assert_eq(
+        core_ols_fit_scratch(sc, y->data, n, p, true, &vs, 0.95, 0, &d, &err),
+        CORE_OK);
+    for (size_t j = 0; j < p; j++)
+      cr_assert_eq(a->se[j], d->se[j]);
+    core_ols_result_free(d);
+    free(scr);
     /* HC2 and HC3 need the leverages whatever the flags say. */
     if (kinds[t] == CORE_VCOV_HC2 || kinds[t] == CORE_VCOV_HC3)
       cr_assert_not_null(c->leverage);
