@@ -909,3 +909,60 @@ Test(ppml, error_mean_overflows) {
   core_ppml_result_free(r);
   small_free(&s);
 }
+
+/* IRLS steps go through the normal equations unless a Cholesky pivot is
+ * tiny; then the QR path takes the step. A design with a third column that
+ * differs from the second by 1e-5 u (|R_33| about 2e-6 of its norm:
+ * above the 1e-7 of the rank rule, below the 1e-5 of the pivot rule) takes
+ * that path at every step; the same model written with u itself (a
+ * well-conditioned basis of the same column space) takes the Cholesky path.
+ * Both must give the same fitted means, and the ill-conditioned fit must
+ * still solve the PPML score equations X'(y - mu) = 0. */
+Test(ppml, ill_conditioned_steps_take_the_qr_path) {
+  enum { N = 400 };
+  gsl_matrix *A = gsl_matrix_alloc(N, 3), *B = gsl_matrix_alloc(N, 3);
+  gsl_vector *y = gsl_vector_alloc(N);
+  unsigned long long st = 0x2545F4914F6CDD1DULL;
+  for (size_t i = 0; i < N; i++) {
+    st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+    double x = (double)(st >> 11) * 0x1.0p-53 * 3.0;
+    st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+    double u = (double)(st >> 11) * 0x1.0p-53 - 0.5;
+    gsl_matrix_set(A, i, 0, 1.0);
+    gsl_matrix_set(A, i, 1, x);
+    gsl_matrix_set(A, i, 2, x + 1e-5 * u);
+    gsl_matrix_set(B, i, 0, 1.0);
+    gsl_matrix_set(B, i, 1, x);
+    gsl_matrix_set(B, i, 2, u);
+    /* A deterministic count-like outcome with zeros. */
+    double mu = exp(0.2 + 0.6 * x + 0.8 * u);
+    gsl_vector_set(y, i, (i % 7 == 0) ? 0.0 : floor(mu + 0.5));
+  }
+  core_ppml_options o;
+  core_ppml_options_init(&o);
+  o.tol = 1e-12;
+  core_ppml_result *ra = NULL, *rb = NULL;
+  core_err err;
+  cr_assert_eq(core_ppml_fit(A, y, true, NULL, &o, &ra, NULL, &err), CORE_OK,
+               "%s", err.msg);
+  cr_assert_eq(core_ppml_fit(B, y, true, NULL, &o, &rb, NULL, &err), CORE_OK,
+               "%s", err.msg);
+  cr_assert_eq(ra->k, 3u);
+  for (size_t i = 0; i < N; i++)
+    cr_assert_leq(fabs(ra->mu[i] - rb->mu[i]), 1e-7 * rb->mu[i],
+                  "row %zu: %.17g vs %.17g", i, ra->mu[i], rb->mu[i]);
+  for (size_t j = 0; j < 3; j++) {
+    double sc = 0.0, scale = 0.0;
+    for (size_t i = 0; i < N; i++) {
+      double xij = gsl_matrix_get(A, i, j), yi = gsl_vector_get(y, i);
+      sc += xij * (yi - ra->mu[i]);
+      scale += fabs(xij * yi);
+    }
+    cr_assert_leq(fabs(sc), 1e-9 * scale, "score %zu = %g", j, sc);
+  }
+  core_ppml_result_free(ra);
+  core_ppml_result_free(rb);
+  gsl_matrix_free(A);
+  gsl_matrix_free(B);
+  gsl_vector_free(y);
+}
