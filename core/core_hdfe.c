@@ -6,6 +6,8 @@
 
 #include "core_mem.h"
 
+#include <pthread.h>
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -300,6 +302,39 @@ core_status core_hdfe_drop_singletons(size_t n, size_t nf,
 /* The factor structure                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* The scratch of one column's solve. */
+typedef struct hdfe_ws {
+  double *S;            /* Ltot: weighted sums of the column per level */
+  double *coef;         /* Ltot: current coefficients */
+  double *acc;          /* Ltot */
+  double *X, *GX, *GGX; /* iterate vectors (LB for two factors, else Ltot) */
+} hdfe_ws;
+
+static void ws_free(hdfe_ws *ws) {
+  free(ws->S);
+  free(ws->coef);
+  free(ws->acc);
+  free(ws->X);
+  free(ws->GX);
+  free(ws->GGX);
+  memset(ws, 0, sizeof *ws);
+}
+
+static bool ws_alloc(hdfe_ws *ws, size_t Ltot, size_t itlen) {
+  size_t Lt = Ltot ? Ltot : 1, il = itlen ? itlen : 1;
+  ws->S = malloc(Lt * sizeof *ws->S);
+  ws->coef = malloc(Lt * sizeof *ws->coef);
+  ws->acc = malloc(Lt * sizeof *ws->acc);
+  ws->X = malloc(il * sizeof *ws->X);
+  ws->GX = malloc(il * sizeof *ws->GX);
+  ws->GGX = malloc(il * sizeof *ws->GGX);
+  if (!ws->S || !ws->coef || !ws->acc || !ws->X || !ws->GX || !ws->GGX) {
+    ws_free(ws);
+    return false;
+  }
+  return true;
+}
+
 struct core_hdfe {
   size_t n, m, nf;
   size_t *rows;                          /* m original rows */
@@ -320,11 +355,9 @@ struct core_hdfe {
   double *cN;     /* nnz: count of each cell */
   uint32_t *cell; /* m: cell of each row */
   size_t components;
-  /* Workspace (coefficient space). */
-  double *S;            /* Ltot: weighted sums of the column per level */
-  double *coef;         /* Ltot: current coefficients */
-  double *acc;          /* Ltot */
-  double *X, *GX, *GGX; /* iterate vectors (LB for two factors, else Ltot) */
+  /* Workspaces (coefficient space): ws[0] always, ws[1] for a second
+   * thread (allocated on first use, see demean_parallel). */
+  hdfe_ws ws[2];
 };
 
 size_t core_hdfe_n_obs(const core_hdfe *h) {
@@ -357,12 +390,8 @@ void core_hdfe_free(core_hdfe *h) {
   free(h->cW);
   free(h->cN);
   free(h->cell);
-  free(h->S);
-  free(h->coef);
-  free(h->acc);
-  free(h->X);
-  free(h->GX);
-  free(h->GGX);
+  ws_free(&h->ws[0]);
+  ws_free(&h->ws[1]);
   free(h);
 }
 
@@ -467,6 +496,11 @@ cleanup:
   return rc;
 }
 
+/* Length of the iterate vectors: LB with two factors, else Ltot. */
+static size_t itlen_of(const core_hdfe *h) {
+  return h->nf == 2 ? h->L[1] : h->Ltot;
+}
+
 core_status core_hdfe_alloc(size_t n, size_t nf, const size_t *const *levels,
                             const size_t *n_levels, const bool *keep,
                             core_hdfe **out, core_err *err) {
@@ -525,15 +559,7 @@ core_status core_hdfe_alloc(size_t n, size_t nf, const size_t *const *levels,
   size_t Lt = h->Ltot ? h->Ltot : 1;
   h->W = malloc(Lt * sizeof *h->W);
   h->cnt = calloc(Lt, sizeof *h->cnt);
-  h->S = malloc(Lt * sizeof *h->S);
-  h->coef = malloc(Lt * sizeof *h->coef);
-  h->acc = malloc(Lt * sizeof *h->acc);
-  size_t itlen = nf == 2 ? h->L[1] : Lt;
-  h->X = malloc(itlen * sizeof *h->X);
-  h->GX = malloc(itlen * sizeof *h->GX);
-  h->GGX = malloc(itlen * sizeof *h->GGX);
-  if (!h->W || !h->cnt || !h->S || !h->coef || !h->acc || !h->X || !h->GX ||
-      !h->GGX)
+  if (!h->W || !h->cnt || !ws_alloc(&h->ws[0], h->Ltot, itlen_of(h)))
     goto nomem;
   for (size_t f = 0; f < nf; f++)
     for (size_t j = 0; j < m; j++)
@@ -596,11 +622,12 @@ static core_status set_weights(core_hdfe *h, const double *w, core_err *err) {
 }
 
 /* Two factors: one sweep beta -> beta' through alpha (stored in coef). */
-static void sweep2(core_hdfe *h, const double *beta, double *out) {
+static void sweep2(const core_hdfe *h, hdfe_ws *ws, const double *beta,
+                   double *out) {
   size_t LA = h->L[0], LB = h->L[1];
-  const double *SA = h->S, *SB = h->S + LA;
+  const double *SA = ws->S, *SB = ws->S + LA;
   const double *WA = h->W, *WB = h->W + LA;
-  double *alpha = h->coef;
+  double *alpha = ws->coef;
   for (size_t a = 0; a < LA; a++) {
     double s = SA[a];
     for (size_t c = h->cptr[a]; c < h->cptr[a + 1]; c++)
@@ -619,12 +646,12 @@ static void sweep2(core_hdfe *h, const double *beta, double *out) {
 
 /* Three or more factors: one Gauss-Seidel sweep over the factors, from
  * coefficients in to out (both Ltot). */
-static void sweepQ(core_hdfe *h, const double *x, const double *w,
-                   const double *in, double *out) {
+static void sweepQ(const core_hdfe *h, hdfe_ws *ws, const double *x,
+                   const double *w, const double *in, double *out) {
   size_t nf = h->nf, m = h->m;
   memcpy(out, in, h->Ltot * sizeof *out);
   for (size_t q = 0; q < nf; q++) {
-    double *acc = h->acc + h->off[q];
+    double *acc = ws->acc + h->off[q];
     memset(acc, 0, h->L[q] * sizeof *acc);
     const uint32_t *lq = h->lev[q];
     for (size_t i = 0; i < m; i++) {
@@ -649,22 +676,22 @@ static double max_abs_diff(const double *a, const double *b, size_t n) {
   return d;
 }
 
-/* Solves for the coefficients of column x: on return h->coef holds them
+/* Solves for the coefficients of column x: on return ws->coef holds them
  * (compact ids). Returns whether it converged. */
-static bool solve_column(core_hdfe *h, const double *x, const double *w,
-                         double tol, size_t max_iter, size_t *iters,
-                         double *rel_change) {
+static bool solve_column(const core_hdfe *h, hdfe_ws *ws, const double *x,
+                         const double *w, double tol, size_t max_iter,
+                         size_t *iters, double *rel_change) {
   size_t m = h->m, nf = h->nf;
   double scale = 0;
   for (size_t i = 0; i < m; i++)
     if (fabs(x[i]) > scale) scale = fabs(x[i]);
-  memset(h->coef, 0, h->Ltot * sizeof *h->coef);
+  memset(ws->coef, 0, h->Ltot * sizeof *ws->coef);
   *iters = 0;
   *rel_change = 0;
   if (scale == 0) return true;
-  memset(h->S, 0, h->Ltot * sizeof *h->S);
+  memset(ws->S, 0, h->Ltot * sizeof *ws->S);
   for (size_t f = 0; f < nf; f++) {
-    double *Sf = h->S + h->off[f];
+    double *Sf = ws->S + h->off[f];
     const uint32_t *lf = h->lev[f];
     if (w)
       for (size_t i = 0; i < m; i++)
@@ -675,22 +702,22 @@ static bool solve_column(core_hdfe *h, const double *x, const double *w,
   }
   if (nf == 1) {
     for (size_t l = 0; l < h->L[0]; l++)
-      h->coef[l] = h->S[l] / h->W[l];
+      ws->coef[l] = ws->S[l] / h->W[l];
     *iters = 1;
     return true;
   }
   size_t len = nf == 2 ? h->L[1] : h->Ltot;
   double thresh = tol * scale;
-  double *X = h->X, *GX = h->GX, *GGX = h->GGX;
+  double *X = ws->X, *GX = ws->GX, *GGX = ws->GGX;
   memset(X, 0, len * sizeof *X);
   /* In the two-factor case coef holds alpha after each sweep; otherwise
    * X holds all coefficients. */
   for (size_t it = 0; it < max_iter; it++) {
     *iters = it + 1;
     if (nf == 2)
-      sweep2(h, X, GX);
+      sweep2(h, ws, X, GX);
     else
-      sweepQ(h, x, w, X, GX);
+      sweepQ(h, ws, x, w, X, GX);
     double d = max_abs_diff(GX, X, len);
     *rel_change = d / scale;
     if (d <= thresh) {
@@ -698,9 +725,9 @@ static bool solve_column(core_hdfe *h, const double *x, const double *w,
       goto done;
     }
     if (nf == 2)
-      sweep2(h, GX, GGX);
+      sweep2(h, ws, GX, GGX);
     else
-      sweepQ(h, x, w, GX, GGX);
+      sweepQ(h, ws, x, w, GX, GGX);
     d = max_abs_diff(GGX, GX, len);
     *rel_change = d / scale;
     if (d <= thresh) {
@@ -721,18 +748,18 @@ static bool solve_column(core_hdfe *h, const double *x, const double *w,
   }
   /* Not converged: leave the last iterate in coef. */
   if (nf == 2)
-    sweep2(h, X, GX); /* alpha consistent with X; GX discarded */
+    sweep2(h, ws, X, GX); /* alpha consistent with X; GX discarded */
   else
-    memcpy(h->coef, X, h->Ltot * sizeof *h->coef);
-  if (nf == 2) memcpy(h->coef + h->L[0], X, h->L[1] * sizeof *X);
+    memcpy(ws->coef, X, h->Ltot * sizeof *ws->coef);
+  if (nf == 2) memcpy(ws->coef + h->L[0], X, h->L[1] * sizeof *X);
   return false;
 done:
   if (nf == 2) {
     /* alpha for the final beta, then store beta after alpha. */
-    sweep2(h, X, GX);
-    memcpy(h->coef + h->L[0], X, h->L[1] * sizeof *X);
+    sweep2(h, ws, X, GX);
+    memcpy(ws->coef + h->L[0], X, h->L[1] * sizeof *X);
   } else {
-    memcpy(h->coef, X, h->Ltot * sizeof *h->coef);
+    memcpy(ws->coef, X, h->Ltot * sizeof *ws->coef);
   }
   return true;
 }
@@ -763,6 +790,61 @@ static core_status check_column(const core_hdfe *h, const double *x,
   return CORE_OK;
 }
 
+/* Solves column x and subtracts its fitted effects. */
+static bool demean_column(const core_hdfe *h, hdfe_ws *ws, double *x,
+                          const double *w, double tol, size_t max_iter,
+                          size_t *it, double *ch) {
+  size_t m = h->m, nf = h->nf;
+  bool conv = solve_column(h, ws, x, w, tol, max_iter, it, ch);
+  if (nf == 1) {
+    const uint32_t *l0 = h->lev[0];
+    for (size_t i = 0; i < m; i++)
+      x[i] -= ws->coef[l0[i]];
+  } else if (nf == 2) {
+    const uint32_t *l0 = h->lev[0], *l1 = h->lev[1];
+    const double *a = ws->coef, *b = ws->coef + h->L[0];
+    for (size_t i = 0; i < m; i++)
+      x[i] -= a[l0[i]] + b[l1[i]];
+  } else {
+    for (size_t i = 0; i < m; i++) {
+      double s = 0;
+      for (size_t f = 0; f < nf; f++)
+        s += ws->coef[h->off[f] + h->lev[f][i]];
+      x[i] -= s;
+    }
+  }
+  return conv;
+}
+
+/* Columns first, first + stride, ... of one demeaning call. */
+typedef struct demean_job {
+  const core_hdfe *h;
+  hdfe_ws *ws;
+  double *const *cols;
+  size_t k;
+  const double *w;
+  double tol;
+  size_t max_iter;
+  size_t first, stride;
+  bool conv;           /* out: every column converged */
+  size_t worst_it;     /* out */
+  double worst_change; /* out */
+} demean_job;
+
+static void *demean_worker(void *arg) {
+  demean_job *j = arg;
+  for (size_t c = j->first; c < j->k; c += j->stride) {
+    size_t it;
+    double ch;
+    if (!demean_column(j->h, j->ws, j->cols[c], j->w, j->tol, j->max_iter, &it,
+                       &ch))
+      j->conv = false;
+    if (it > j->worst_it) j->worst_it = it;
+    if (ch > j->worst_change) j->worst_change = ch;
+  }
+  return NULL;
+}
+
 core_status core_hdfe_demean(core_hdfe *h, double *const *cols, size_t k,
                              const double *w, const core_hdfe_opts *opts,
                              core_hdfe_info *info, core_err *err) {
@@ -783,36 +865,32 @@ core_status core_hdfe_demean(core_hdfe *h, double *const *cols, size_t k,
     if ((st = check_column(h, cols[j], err)) != CORE_OK) return st;
   }
   if ((st = set_weights(h, w, err)) != CORE_OK) return st;
-  bool all_conv = true;
-  size_t worst_it = 0;
-  double worst_change = 0;
-  size_t m = h->m, nf = h->nf;
-  for (size_t j = 0; j < k; j++) {
-    double *x = cols[j];
-    size_t it;
-    double ch;
-    bool conv = solve_column(h, x, w, tol, max_iter, &it, &ch);
-    if (!conv) all_conv = false;
-    if (it > worst_it) worst_it = it;
-    if (ch > worst_change) worst_change = ch;
-    if (nf == 1) {
-      const uint32_t *l0 = h->lev[0];
-      for (size_t i = 0; i < m; i++)
-        x[i] -= h->coef[l0[i]];
-    } else if (nf == 2) {
-      const uint32_t *l0 = h->lev[0], *l1 = h->lev[1];
-      const double *a = h->coef, *b = h->coef + h->L[0];
-      for (size_t i = 0; i < m; i++)
-        x[i] -= a[l0[i]] + b[l1[i]];
-    } else {
-      for (size_t i = 0; i < m; i++) {
-        double s = 0;
-        for (size_t f = 0; f < nf; f++)
-          s += h->coef[h->off[f] + h->lev[f][i]];
-        x[i] -= s;
-      }
+  demean_job job[2];
+  for (int t = 0; t < 2; t++)
+    job[t] = (demean_job){h,        &h->ws[t], cols, k,    w, tol,
+                          max_iter, (size_t)t, 2,    true, 0, 0};
+  bool two = false;
+  /* A second thread takes every other column when there is enough work
+   * (bit-for-bit the same result: each column is solved on its own). */
+  if (k >= 2 && h->m * k >= CORE_HDFE_PARALLEL_MIN &&
+      (h->ws[1].S != NULL || ws_alloc(&h->ws[1], h->Ltot, itlen_of(h)))) {
+    pthread_t th;
+    if (pthread_create(&th, NULL, demean_worker, &job[1]) == 0) {
+      demean_worker(&job[0]);
+      pthread_join(th, NULL);
+      two = true;
     }
   }
+  if (!two) {
+    job[0].stride = 1;
+    demean_worker(&job[0]);
+  }
+  bool all_conv = job[0].conv && (!two || job[1].conv);
+  size_t worst_it = job[0].worst_it;
+  double worst_change = job[0].worst_change;
+  if (two && job[1].worst_it > worst_it) worst_it = job[1].worst_it;
+  if (two && job[1].worst_change > worst_change)
+    worst_change = job[1].worst_change;
   if (info) {
     info->iterations = worst_it;
     info->converged = all_conv;
@@ -850,20 +928,21 @@ core_status core_hdfe_recover_fe(core_hdfe *h, const double *r, const double *w,
   if ((st = set_weights(h, w, err)) != CORE_OK) return st;
   size_t it;
   double ch;
-  bool conv = solve_column(h, r, w, tol, max_iter, &it, &ch);
+  hdfe_ws *ws = &h->ws[0];
+  bool conv = solve_column(h, ws, r, w, tol, max_iter, &it, &ch);
   /* Normalise: the first level of every factor f >= 1 is 0. */
   for (size_t f = 1; f < h->nf; f++) {
-    double c = h->coef[h->off[f]];
+    double c = ws->coef[h->off[f]];
     for (size_t l = 0; l < h->L[f]; l++)
-      h->coef[h->off[f] + l] -= c;
+      ws->coef[h->off[f] + l] -= c;
     for (size_t l = 0; l < h->L[0]; l++)
-      h->coef[l] += c;
+      ws->coef[l] += c;
   }
   for (size_t f = 0; f < h->nf; f++) {
     for (size_t l = 0; l < h->caller_L[f]; l++)
       fe[f][l] = NAN;
     for (size_t l = 0; l < h->L[f]; l++)
-      fe[f][h->orig[f][l]] = h->coef[h->off[f] + l];
+      fe[f][h->orig[f][l]] = ws->coef[h->off[f] + l];
   }
   if (info) {
     info->iterations = it;

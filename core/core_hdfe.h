@@ -29,6 +29,10 @@
 /* Defaults of core_hdfe_opts (also used when opts is NULL). */
 #define CORE_HDFE_DEFAULT_TOL 1e-8
 #define CORE_HDFE_DEFAULT_MAX_ITER 10000
+/* core_hdfe_demean solves its columns on two threads when it has at least
+ * two columns and rows x columns reaches this (below, a thread costs more
+ * than it saves). The result is the same bit for bit. */
+#define CORE_HDFE_PARALLEL_MIN 200000
 
 /* Most factors a model may have. */
 #define CORE_HDFE_MAX_FACTORS 16

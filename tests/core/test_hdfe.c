@@ -244,3 +244,56 @@ Test(hdfe, convergence_failure_and_errors) {
   free(b);
   core_panel_free(p);
 }
+
+/* Above CORE_HDFE_PARALLEL_MIN the columns are shared by two threads: the
+ * result must be bit for bit that of solving each column alone (one
+ * column never takes the threaded path), with weights and with 2 and 3
+ * factors. */
+Test(hdfe, two_threads_give_the_serial_result_bit_for_bit) {
+  enum { N = 60000, K = 5 };
+  cr_assert_geq((size_t)N * K, (size_t)CORE_HDFE_PARALLEL_MIN);
+  size_t *l0 = malloc(N * sizeof *l0), *l1 = malloc(N * sizeof *l1),
+         *l2 = malloc(N * sizeof *l2);
+  double *w = malloc(N * sizeof *w), *a = malloc(N * K * sizeof *a),
+         *b = malloc(N * K * sizeof *b);
+  unsigned long long st = 88172645463325252ULL;
+  for (size_t i = 0; i < N; i++) {
+    st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+    l0[i] = st % 3000;
+    l1[i] = (st >> 20) % 40;
+    l2[i] = (st >> 40) % 7;
+    w[i] = 0.5 + (double)((st >> 30) % 1000) / 1000.0;
+    for (size_t j = 0; j < K; j++) {
+      st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+      a[j * N + i] = b[j * N + i] =
+          (double)(st >> 11) * 0x1.0p-53 + 0.01 * (double)l0[i];
+    }
+  }
+  for (size_t nf = 2; nf <= 3; nf++) {
+    const size_t *lev[3] = {l0, l1, l2};
+    size_t nl[3] = {3000, 40, 7};
+    core_hdfe *h = NULL;
+    cr_assert_eq(core_hdfe_alloc(N, nf, lev, nl, NULL, &h, NULL), CORE_OK);
+    double *ca[K];
+    for (size_t j = 0; j < K; j++)
+      ca[j] = a + j * N;
+    core_hdfe_info ia, ib;
+    cr_assert_eq(core_hdfe_demean(h, ca, K, w, NULL, &ia, NULL), CORE_OK);
+    size_t worst = 0;
+    for (size_t j = 0; j < K; j++) {
+      double *cb[1] = {b + j * N};
+      cr_assert_eq(core_hdfe_demean(h, cb, 1, w, NULL, &ib, NULL), CORE_OK);
+      if (ib.iterations > worst) worst = ib.iterations;
+    }
+    cr_assert_eq(ia.iterations, worst);
+    cr_assert(memcmp(a, b, N * K * sizeof *a) == 0,
+              "threaded demeaning differs from serial (nf = %zu)", nf);
+    core_hdfe_free(h);
+  }
+  free(l0);
+  free(l1);
+  free(l2);
+  free(w);
+  free(a);
+  free(b);
+}
