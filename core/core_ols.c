@@ -856,6 +856,53 @@ core_status core_ols_fit_scratch(double *const *cols, const double *y, size_t n,
                   vcov, level, flags, out, err);
 }
 
+core_status core_ols_rank_scratch(double *const *cols, size_t n, size_t p,
+                                  bool *dropped, size_t *rank, core_err *err) {
+  core_err_clear(err);
+  if (cols == NULL || dropped == NULL || rank == NULL)
+    return core_err_set(err, CORE_EINVAL, "NULL argument");
+  *rank = 0;
+  if (n > INT_MAX || p > INT_MAX)
+    return core_err_set(err, CORE_EINVAL, "X is too large (%zu x %zu)", n, p);
+  for (size_t j = 0; j < p; j++) {
+    dropped[j] = true;
+    for (size_t i = 0; i < n; i++)
+      if (!isfinite(cols[j][i])) {
+        core_err_set(err, CORE_EINVAL, "X[%zu, %zu] is not finite", i, j);
+        core_err_add_row(err, i);
+        return CORE_EINVAL;
+      }
+  }
+  qr_state q = {.n = n, .p = p};
+  q.col = malloc((p ? p : 1) * sizeof *q.col);
+  q.perm = malloc((p ? p : 1) * sizeof *q.perm);
+  q.vl = malloc((p ? p : 1) * sizeof *q.vl);
+  q.rdiag = malloc((p ? p : 1) * sizeof *q.rdiag);
+  q.nrm = malloc((p ? p : 1) * sizeof *q.nrm);
+  q.orig = malloc((p ? p : 1) * sizeof *q.orig);
+  core_status st = CORE_OK;
+  if (!q.col || !q.perm || !q.vl || !q.rdiag || !q.nrm || !q.orig) {
+    st = core_err_set(err, CORE_ENOMEM, "out of memory for the rank");
+    goto cleanup;
+  }
+  for (size_t j = 0; j < p; j++) {
+    q.col[j] = cols[j];
+    q.perm[j] = j;
+  }
+  qr_factor(&q, CORE_OLS_RANK_TOL);
+  for (size_t a = 0; a < q.k; a++)
+    dropped[q.perm[a]] = false;
+  *rank = q.k;
+cleanup:
+  free(q.col);
+  free(q.perm);
+  free(q.vl);
+  free(q.rdiag);
+  free(q.nrm);
+  free(q.orig);
+  return st;
+}
+
 core_status core_check_design(const gsl_matrix *X, bool has_intercept,
                               core_err *err) {
   size_t n = X->size1, p = X->size2;

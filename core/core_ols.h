@@ -109,6 +109,14 @@ core_status core_ols_fit_scratch(double *const *cols, const double *y, size_t n,
                                  const core_vcov_spec *vcov, double level,
                                  unsigned flags, core_ols_result **out,
                                  core_err *err);
+/* The column choice of core_ols_fit alone (R's rule, CORE_OLS_RANK_TOL,
+ * the earlier of collinear columns kept), done in place in the n x p
+ * column-major cols (content afterwards unspecified): dropped[j] (p) says
+ * whether column j is left out, *rank counts the kept ones (0 when every
+ * column is zero). CORE_EINVAL (NULL argument, a non-finite entry, rows[]
+ * naming it; sizes), CORE_ENOMEM. */
+core_status core_ols_rank_scratch(double *const *cols, size_t n, size_t p,
+                                  bool *dropped, size_t *rank, core_err *err);
 /* Frees r and everything it owns. NULL is a no-op. */
 void core_ols_result_free(core_ols_result *r);
 

@@ -534,10 +534,9 @@ static core_status choose_columns(ctx *c, size_t m, const double *ss,
   *k_out = 0;
   if (kc == 0) return CORE_OK;
   double *A = core_alloc(m * kc, sizeof *A); /* sqrt(w) xd, column-major */
-  double *z = core_calloc(m, sizeof *z);
   double **ac = malloc(kc * sizeof *ac);
-  core_ols_result *r = NULL;
-  if (!A || !z || !ac) {
+  bool *drop = malloc(kc * sizeof *drop);
+  if (!A || !ac || !drop) {
     st = core_err_set(c->err, CORE_ENOMEM, "out of memory for PPML");
     goto cleanup;
   }
@@ -555,23 +554,14 @@ static core_status choose_columns(ctx *c, size_t m, const double *ss,
                       kc);
     goto cleanup;
   }
-  core_vcov_spec vs = {CORE_VCOV_CLASSICAL, NULL, 0};
-  st = core_ols_fit_scratch(ac, z, m, kc, false, &vs, 0.95,
-                            CORE_OLS_NO_FITTED | CORE_OLS_NO_LEVERAGE, &r,
-                            c->err);
-  if (st == CORE_ESINGULAR) {
-    /* Every remaining column is zero: none is estimable. */
-    for (size_t j = 0; j < p; j++)
-      use[j] = false;
-    core_err_clear(c->err);
-    st = CORE_OK;
-    goto cleanup;
-  }
+  size_t rank = 0;
+  st = core_ols_rank_scratch(ac, m, kc, drop, &rank, c->err);
   if (st != CORE_OK) goto cleanup;
+  /* rank 0 (every remaining column is zero): none is estimable. */
   size_t a = 0, k = 0;
   for (size_t j = 0; j < p; j++)
     if (use[j]) {
-      if (r->dropped[a]) use[j] = false;
+      if (drop[a]) use[j] = false;
       a++;
     }
   for (size_t j = 0; j < p; j++)
@@ -579,9 +569,8 @@ static core_status choose_columns(ctx *c, size_t m, const double *ss,
   *k_out = k;
 cleanup:
   free(A);
-  free(z);
   free(ac);
-  core_ols_result_free(r);
+  free(drop);
   return st;
 }
 
@@ -606,13 +595,14 @@ static size_t kept_rows(const ctx *c, size_t *rows) {
  * on the zeros and repeat. Marks separated rows dropped; *n_sep counts.
  * When no row was separated, the fixed-effect structure it built on the
  * kept rows is handed to *h_keep (else *h_keep stays NULL): the fit that
- * follows on the same rows re-uses it. */
-static core_status relu_pass(ctx *c, size_t *n_sep, core_hdfe **h_keep) {
+ * follows on the same rows re-uses it. rows is scratch for n row indices.
+ */
+static core_status relu_pass(ctx *c, size_t *rows, size_t *n_sep,
+                             core_hdfe **h_keep) {
   size_t n = c->n, p = c->p, nf = c->nf;
   core_status st = CORE_OK;
-  size_t *rows = NULL;
   double *blockd = NULL, *w = NULL, *U = NULL, *Ud = NULL;
-  double *Uprev = NULL, *uhat = NULL, *beta = NULL, *ss = NULL;
+  double *uhat = NULL, *beta = NULL, *ss = NULL;
   double **xd = NULL, **xk = NULL;
   bool *use = NULL;
   core_hdfe *h = NULL;
@@ -620,8 +610,6 @@ static core_status relu_pass(ctx *c, size_t *n_sep, core_hdfe **h_keep) {
   *n_sep = 0;
   *h_keep = NULL;
 
-  rows = core_alloc(n, sizeof *rows);
-  if (!rows) goto nomem;
   size_t m = kept_rows(c, rows);
   size_t npos = 0;
   for (size_t i = 0; i < m; i++)
@@ -634,14 +622,8 @@ static core_status relu_pass(ctx *c, size_t *n_sep, core_hdfe **h_keep) {
   xk = malloc(p * sizeof *xk);
   use = malloc(p * sizeof *use);
   w = core_alloc(m, sizeof *w);
-  U = core_alloc(m, sizeof *U);
-  Ud = core_alloc(m, sizeof *Ud);
-  Uprev = core_alloc(m, sizeof *Uprev);
-  uhat = core_alloc(m, sizeof *uhat);
   beta = malloc(p * sizeof *beta);
-  if (!blockd || !ss || !xd || !xk || !use || !w || !U || !Ud || !Uprev ||
-      !uhat || !beta)
-    goto nomem;
+  if (!blockd || !ss || !xd || !xk || !use || !w || !beta) goto nomem;
   for (size_t j = 0; j < p; j++) {
     xd[j] = blockd + j * m;
     gather_col(c, j, rows, m, xd[j]);
@@ -676,7 +658,12 @@ static core_status relu_pass(ctx *c, size_t *n_sep, core_hdfe **h_keep) {
     st = demean(c, h, xk, k, w, c->o->fe_tol);
     if (st != CORE_OK) goto cleanup;
   }
-  if (!wls_alloc(&s, m, k)) goto nomem;
+  /* Allocated after the column choice (its scratch is freed by then): the
+   * peak memory of the pass. */
+  U = core_alloc(m, sizeof *U);
+  Ud = core_alloc(m, sizeof *Ud);
+  uhat = core_alloc(m, sizeof *uhat);
+  if (!U || !Ud || !uhat || !wls_alloc(&s, m, k)) goto nomem;
   if (k > 0) {
     st = wls_factor(&s, xk, w, c->err);
     if (st != CORE_OK) goto cleanup;
@@ -711,10 +698,10 @@ static core_status relu_pass(ctx *c, size_t *n_sep, core_hdfe **h_keep) {
       converged = true;
       break;
     }
-    memcpy(Uprev, U, m * sizeof *U);
     for (size_t i = 0; i < m; i++) {
-      U[i] = uhat[i] > 0.0 ? uhat[i] : 0.0;
-      Ud[i] += U[i] - Uprev[i];
+      double u = uhat[i] > 0.0 ? uhat[i] : 0.0;
+      Ud[i] += u - U[i];
+      U[i] = u;
     }
   }
   if (!converged) {
@@ -741,7 +728,6 @@ nomem:
 cleanup:
   wls_free(&s);
   core_hdfe_free(h);
-  free(rows);
   free(blockd);
   free(ss);
   free(xd);
@@ -750,7 +736,6 @@ cleanup:
   free(w);
   free(U);
   free(Ud);
-  free(Uprev);
   free(uhat);
   free(beta);
   return st;
@@ -930,7 +915,7 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
     core_hdfe_free(h); /* built on rows that have changed since */
     h = NULL;
     if (o->separation_relu) {
-      st = relu_pass(&c, &nsep, &h);
+      st = relu_pass(&c, r->row, &nsep, &h);
       if (st != CORE_OK) goto cleanup;
     }
     if (nsep == 0 || nf == 0) break;
@@ -980,15 +965,15 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
   yk = core_alloc(m, sizeof *yk);
   mu = core_alloc(m, sizeof *mu);
   eta = core_alloc(m, sizeof *eta);
-  etaold = core_alloc(m, sizeof *etaold);
-  w = core_alloc(m, sizeof *w);
-  zz = core_alloc(m, sizeof *zz);
-  zd = core_alloc(m, sizeof *zd);
-  res = core_alloc(m, sizeof *res);
   beta = calloc(p, sizeof *beta);
   if (!blockd || !ss || !xd || !zx || !xk || !use || !yk || !mu || !eta ||
-      !etaold || !w || !zz || !zd || !res || !beta)
+      !beta)
     goto nomem;
+  /* The IRLS weights are the current means: w is mu (the working vectors
+   * etaold, zz, zd and res are allocated after the column choice, the QR
+   * workspace only when a step or the variance needs it, all to keep the
+   * peak memory low). */
+  w = mu;
   double ymean = 0.0;
   for (size_t i = 0; i < m; i++) {
     yk[i] = yv(&c, rows[i]);
@@ -1014,7 +999,6 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
   for (size_t i = 0; i < m; i++) {
     mu[i] = 0.5 * (yk[i] + ymean);
     eta[i] = log(mu[i]);
-    w[i] = mu[i];
   }
   weighted_ss(&c, rows, m, w, ss);
   if (nf > 0) {
@@ -1049,7 +1033,11 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
                       m, k, dfa);
     goto cleanup;
   }
-  if (!wls_alloc(&s, m, k)) goto nomem;
+  etaold = core_alloc(m, sizeof *etaold);
+  zz = core_alloc(m, sizeof *zz);
+  zd = core_alloc(m, sizeof *zd);
+  res = core_alloc(m, sizeof *res);
+  if (!etaold || !zz || !zd || !res) goto nomem;
 
   /* IRLS. */
   double dev_old = deviance_of(m, yk, mu), dev = dev_old, crit = INFINITY;
@@ -1066,7 +1054,6 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
        * of z: both differ from the new z by a sum of effects only. */
       zd[i] += znew - (iter == 1 ? 0.0 : zz[i]);
       zz[i] = znew;
-      w[i] = mu[i];
     }
     if (nf > 0) {
       /* z, and from the second step on X (demeaned with the previous
@@ -1079,6 +1066,7 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
     }
     if (k > 0 &&
         !chol_step(m, k, xk, w, zd, beta, G, G + k * k, G + k * k + k, res)) {
+      if (s.k == 0 && !wls_alloc(&s, m, k)) goto nomem;
       st = wls_factor(&s, xk, w, err);
       if (st == CORE_OK) st = wls_solve(&s, zd, w, beta, err);
       if (st != CORE_OK) goto cleanup;
@@ -1140,9 +1128,12 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
       goto nomem;
   }
 
-  /* Variance at the final mu: x demeaned with weights mu, B from its QR. */
-  for (size_t i = 0; i < m; i++)
-    w[i] = mu[i];
+  /* Variance at the final mu: x demeaned with weights mu, B from its QR
+   * (the working vectors of the steps are released first). */
+  free(zz);
+  free(zd);
+  free(etaold);
+  zz = zd = etaold = NULL;
   if (nf > 0) {
     core_status st2 = demean(&c, h, xk, k, w, o->fe_tol);
     if (st2 != CORE_OK) {
@@ -1154,6 +1145,7 @@ core_status core_ppml_fit(const gsl_matrix *X, const gsl_vector *y,
   M = calloc(k * k + 1, sizeof *M);
   tmp = calloc(k * k + 1, sizeof *tmp);
   if (!B || !M || !tmp) goto nomem;
+  if (k > 0 && s.k == 0 && !wls_alloc(&s, m, k)) goto nomem;
   if (k > 0) {
     core_status st2 = wls_factor(&s, xk, w, err);
     if (st2 != CORE_OK) {
@@ -1369,7 +1361,6 @@ cleanup:
   free(mu);
   free(eta);
   free(etaold);
-  free(w);
   free(zz);
   free(zd);
   free(res);

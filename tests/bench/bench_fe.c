@@ -13,6 +13,8 @@
 #include "core_fe.h"
 #include "core_mem.h"
 
+#include "bench_mem.h"
+
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
 static double unif(void) {
@@ -98,6 +100,23 @@ static int run(size_t n, const char *csv) {
       core_fe_result_free(r);
       r = NULL;
     }
+  }
+  /* One more fit, untimed, for its peak working memory. */
+  {
+    core_fe_result *rm = NULL;
+    core_err e;
+    long m0 = bench_mem_start();
+    core_status st = core_fe_fit(X, y, labels, fe, 2, NULL, &rm, &e);
+    long peak = bench_mem_peak(m0);
+    core_fe_result_free(rm);
+    if (st != CORE_OK) return 1;
+    double data_mib =
+        (double)(n * (K + 1) * sizeof(double) + 2 * n * sizeof(size_t)) /
+        1048576.0;
+    printf("n = %zu: peak working memory %.1f MiB = %.2f x the data (%.1f "
+           "MiB: y, %d regressors, 2 factors)\n",
+           n, (double)peak / 1024.0, (double)peak / 1024.0 / data_mib, data_mib,
+           (int)K);
   }
   printf("n = %zu: core_fe_fit two-way (10000 x 200 levels, 5 regressors) "
          "best of 3: %.4f s wall, %.4f s CPU, %zu iterations, %zu singletons, "

@@ -18,6 +18,8 @@
 #include "core_ppml.h"
 #include "core_mem.h"
 
+#include "bench_mem.h"
+
 #define K 5
 #define FIXEST_1E6_SECONDS 1.2
 
@@ -126,6 +128,23 @@ static double run(const char *label, data *d, double *cpu) {
     }
     if (dt < t) t = dt;
     if (dc < ct) ct = dc;
+  }
+  /* One more fit, untimed, for its peak working memory. */
+  {
+    core_ppml_result *rm = NULL;
+    long m0 = bench_mem_start();
+    core_status st =
+        core_ppml_fit(d->X, d->y, false, &fe, NULL, &rm, NULL, &err);
+    long peak = bench_mem_peak(m0);
+    core_ppml_result_free(rm);
+    if (st != CORE_OK) exit(1);
+    double data_mib =
+        (double)(d->n * (K + 1) * sizeof(double) + 2 * d->n * sizeof(size_t)) /
+        1048576.0;
+    printf("%-32s n = %8zu  peak working memory %.1f MiB = %.2f x the data "
+           "(%.1f MiB)\n",
+           label, d->n, (double)peak / 1024.0, (double)peak / 1024.0 / data_mib,
+           data_mib);
   }
   size_t zeros = 0;
   for (size_t i = 0; i < d->n; i++)

@@ -1070,3 +1070,58 @@ Test(ols_cols, same_answers_as_the_matrix_entry_point) {
   gsl_matrix_free(X);
   gsl_vector_free(y);
 }
+
+/* core_ols_rank_scratch makes core_ols_fit's column choice: the later of
+ * collinear columns and zero columns dropped, the rest kept. */
+Test(ols_cols, rank_alone_matches_the_fit) {
+  gsl_matrix *X;
+  gsl_vector *y;
+  size_t n = 300;
+  make_data(n, &X, &y);
+  /* 1, x1, x2, x1 + x2, 0, x3, 2 x3 */
+  enum { P = 7 };
+  double *buf = malloc(n * P * sizeof *buf);
+  double *cols[P];
+  gsl_matrix *Z = gsl_matrix_alloc(n, P);
+  for (size_t i = 0; i < n; i++) {
+    double v[P] = {1.0,
+                   gsl_matrix_get(X, i, 1),
+                   gsl_matrix_get(X, i, 2),
+                   gsl_matrix_get(X, i, 1) + gsl_matrix_get(X, i, 2),
+                   0.0,
+                   gsl_matrix_get(X, i, 3),
+                   2.0 * gsl_matrix_get(X, i, 3)};
+    for (size_t j = 0; j < P; j++) {
+      buf[j * n + i] = v[j];
+      gsl_matrix_set(Z, i, j, v[j]);
+    }
+  }
+  for (size_t j = 0; j < P; j++)
+    cols[j] = buf + j * n;
+  core_ols_result *r = NULL;
+  core_err err;
+  cr_assert_eq(core_ols_fit(Z, y, true, NULL, 0.95, &r, &err), CORE_OK);
+  bool dropped[P];
+  size_t rank = 99;
+  cr_assert_eq(core_ols_rank_scratch(cols, n, P, dropped, &rank, &err),
+               CORE_OK);
+  cr_assert_eq(rank, r->k);
+  cr_assert_eq(rank, 4u);
+  for (size_t j = 0; j < P; j++)
+    cr_assert_eq(dropped[j], r->dropped[j], "column %zu", j);
+  cr_assert(dropped[3] && dropped[4] && dropped[6]);
+  /* Every column zero: rank 0, all dropped. Non-finite: named. */
+  memset(buf, 0, n * P * sizeof *buf);
+  cr_assert_eq(core_ols_rank_scratch(cols, n, P, dropped, &rank, &err),
+               CORE_OK);
+  cr_assert_eq(rank, 0u);
+  buf[3 * n + 5] = NAN;
+  cr_assert_eq(core_ols_rank_scratch(cols, n, P, dropped, &rank, &err),
+               CORE_EINVAL);
+  cr_assert_str_eq(err.msg, "X[5, 3] is not finite");
+  core_ols_result_free(r);
+  gsl_matrix_free(Z);
+  free(buf);
+  gsl_matrix_free(X);
+  gsl_vector_free(y);
+}
