@@ -496,6 +496,17 @@ cleanup:
   return rc;
 }
 
+typedef struct comp_job {
+  const core_hdfe *h;
+  size_t components; /* out: 0 on allocation failure */
+} comp_job;
+
+static void *comp_worker(void *arg) {
+  comp_job *j = arg;
+  j->components = pair_components(j->h, 0, 1);
+  return NULL;
+}
+
 /* Length of the iterate vectors: LB with two factors, else Ltot. */
 static size_t itlen_of(const core_hdfe *h) {
   return h->nf == 2 ? h->L[1] : h->Ltot;
@@ -567,9 +578,20 @@ core_status core_hdfe_alloc(size_t n, size_t nf, const size_t *const *levels,
   memcpy(h->W, h->cnt, h->Ltot * sizeof *h->W);
   h->weighted = false;
   if (nf == 2) {
-    if (build_crosstab(h) != 0) goto nomem;
+    /* The components (union-find over the rows) on a second thread while
+     * this one builds the cross-table: both only read the level ids. */
+    comp_job cj = {h, 0};
+    pthread_t th;
+    bool two = m >= CORE_HDFE_PARALLEL_MIN &&
+               pthread_create(&th, NULL, comp_worker, &cj) == 0;
+    int ct = build_crosstab(h);
+    if (two)
+      pthread_join(th, NULL);
+    else
+      comp_worker(&cj);
+    if (ct != 0) goto nomem;
     memcpy(h->cW, h->cN, h->nnz * sizeof *h->cW);
-    h->components = pair_components(h, 0, 1);
+    h->components = cj.components;
     if (h->components == 0) goto nomem;
   } else {
     h->components = 1;

@@ -112,10 +112,10 @@ static double run(const char *label, data *d, double *cpu) {
   core_ppml_fe fe = {2, lev, nl};
   core_ppml_result *r = NULL;
   core_err err;
-  /* Best of 3, as bench_fe: the first touch of fresh memory varies from
+  /* Best of 5, as bench_fe: the first touch of fresh memory varies from
    * run to run on a virtual machine. */
   double t = 1e300, ct = 1e300;
-  for (int rep = 0; rep < 3; rep++) {
+  for (int rep = 0; rep < 5; rep++) {
     core_ppml_result_free(r);
     r = NULL;
     double t0 = now(), c0 = cpu_now();

@@ -58,7 +58,10 @@ load1="$(cut -d' ' -f1-3 /proc/loadavg)"
        "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')," \
        "Release build. Load average (1, 5, 15 min): $load0 at the start," \
        "$load1 at the end; $((SECONDS - t0)) s in all." \
-       "Times are best of 3 unless said; \"met?\" is judged on CPU time where" \
-       "both are shown (wall time is inflated by the load)."
+       "Times are the best of the repetitions each row names;" \
+       "\"met?\" against the fixest bars is judged on wall time (fixest's" \
+       "figures are wall times with 2 threads, and the FE and PPML fits" \
+       "demean on 2 threads), elsewhere on CPU time where both are shown" \
+       "(wall time is inflated by any load)."
 } > "$logs/header.md"
 $py "$here/bench_report.py" "$logs" "$build/bench.md"

@@ -297,3 +297,33 @@ Test(hdfe, two_threads_give_the_serial_result_bit_for_bit) {
   free(a);
   free(b);
 }
+
+/* From CORE_HDFE_PARALLEL_MIN rows the components are counted on a second
+ * thread while the cross-table is built: two disjoint blocks of levels give
+ * 2, one more row joining them gives 1, and the degrees of freedom follow. */
+Test(hdfe, components_on_the_second_thread) {
+  size_t n = CORE_HDFE_PARALLEL_MIN + 1;
+  size_t *l0 = malloc(n * sizeof *l0), *l1 = malloc(n * sizeof *l1);
+  for (size_t i = 0; i + 1 < n; i++) {
+    size_t half = i % 2;
+    l0[i] = half * 1000 + (i / 2) % 1000;
+    l1[i] = half * 20 + (i / 7) % 20;
+  }
+  const size_t *lev[2] = {l0, l1};
+  size_t nl[2] = {2000, 40};
+  for (int joined = 0; joined < 2; joined++) {
+    /* The last row: inside the first block, or joining the two. */
+    l0[n - 1] = 0;
+    l1[n - 1] = joined ? 20 : 0;
+    core_hdfe *h = NULL;
+    cr_assert_eq(core_hdfe_alloc(n, 2, lev, nl, NULL, &h, NULL), CORE_OK);
+    cr_assert_eq(core_hdfe_components(h), joined ? 1u : 2u);
+    bool exact = false;
+    cr_assert_eq(core_hdfe_df_absorbed(h, NULL, &exact),
+                 2000u + 40u - (joined ? 1u : 2u));
+    cr_assert(exact);
+    core_hdfe_free(h);
+  }
+  free(l0);
+  free(l1);
+}
