@@ -3,6 +3,7 @@
 #include "api_model_view.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,10 @@ void api_model_view_free(api_model_view *v) {
     free(v->coef_term[i]);
   free(v->coef_term);
   free(v->coef);
+  if (v->pot_json != NULL)
+    for (size_t i = 0; i < v->n_pot; i++)
+      free(atomic_load(&v->pot_json[i]));
+  free(v->pot_json);
   free(v->pot_rows);
   for (size_t i = 0; i < v->n_strings; i++)
     free(v->strings[i]);
@@ -168,7 +173,13 @@ static bool read_potentials(api_model_view *v, const json_t *root) {
     if (fail) return false;
   }
   v->n_pot = n;
-  v->bytes += n * sizeof *v->pot_rows;
+  /* The rows, and the rendered answers of the ones asked for (~400 bytes
+   * each at most, counted up front). */
+  v->pot_json = calloc(n ? n : 1, sizeof *v->pot_json);
+  if (v->pot_json == NULL) return false;
+  for (size_t slot = 0; slot < n; slot++)
+    atomic_init(&v->pot_json[slot], NULL);
+  v->bytes += n * (sizeof *v->pot_rows + sizeof *v->pot_json + 400);
   qsort(v->pot_rows, n, sizeof *v->pot_rows, cmp_entry);
   return true;
 }

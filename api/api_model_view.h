@@ -7,6 +7,7 @@
 #ifndef GRAVITAS_API_MODEL_VIEW_H
 #define GRAVITAS_API_MODEL_VIEW_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -49,6 +50,10 @@ struct api_model_view {
   api_pot_entry *pot_rows;
   char **strings; /* the key strings the entries point into */
   size_t n_strings;
+  /* The answers of GET /v1/potential for one pair-year, made on first use
+   * and then shared by every request (NULL until then; set once with a
+   * compare-and-swap, freed with the view): the body text for row i. */
+  _Atomic(char *) *pot_json;
   size_t bytes; /* approximate memory held, for the cache's budget */
 };
 

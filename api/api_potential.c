@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,32 @@ static json_t *item(const api_pot_entry *e) {
 static json_t *model_json(const api_model_view *v) {
   return json_pack("{s:s, s:s, s:s}", "id", v->id, "estimator", v->estimator,
                    "formula", v->formula_text);
+}
+
+/* The answer for one pair-year: row i of the view with its model, the text
+ * made once per view and row and shared (see api_model_view.pot_json); the
+ * same bytes api_response_json would make. NULL when out of memory. */
+static const char *pair_text(const api_model_view *v, const api_pot_entry *e) {
+  size_t i = (size_t)(e - v->pot_rows);
+  char *t = atomic_load_explicit(&v->pot_json[i], memory_order_acquire);
+  if (t != NULL) return t;
+  json_t *body = item(e);
+  if (body == NULL) return NULL;
+  if (json_object_set_new(body, "model", model_json(v)) != 0) {
+    json_decref(body);
+    return NULL;
+  }
+  t = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
+  json_decref(body);
+  if (t == NULL) return NULL;
+  char *expected = NULL;
+  if (!atomic_compare_exchange_strong_explicit(&v->pot_json[i], &expected, t,
+                                               memory_order_acq_rel,
+                                               memory_order_acquire)) {
+    free(t); /* another request made it first */
+    t = expected;
+  }
+  return t;
 }
 
 /* Appends the distinct years of rows to buf as an increasing comma list.
@@ -157,8 +184,11 @@ void api_get_potential(const api_request *req, api_response *res) {
       list_values(v, pf, pc, 2, detail, sizeof detail);
       not_found(res, "/query/year", detail);
     } else {
-      body = item(e);
-      if (body) json_object_set_new(body, "model", model_json(v));
+      const char *t = pair_text(v, e);
+      if (t == NULL)
+        api_response_json(res, 500, NULL); /* no memory: the internal 500 */
+      else
+        api_response_raw(res, 200, "application/json", t, strlen(t));
     }
   } else {
     json_t *items = json_array();
@@ -190,8 +220,8 @@ void api_get_potential(const api_request *req, api_response *res) {
                        model_json(v), "items", items);
     }
   }
-  if (res->status == 0) {
-    api_response_json(res, 200, body);
+  if (res->status == 0) api_response_json(res, 200, body);
+  if (res->status == 200) {
     api_response_header(res, "Cache-Control", "public, max-age=60");
     api_response_header(res, "ETag", v->etag);
   }

@@ -84,6 +84,9 @@ int main(int argc, char **argv) {
   /* Each request fits on its own thread: BLAS worker threads would only
    * spin beside them (core_mem.h). */
   core_blas_single_thread();
+  /* Access lines are flushed in batches (srv_log.h). */
+  if (srv_log_start_flusher(100) != 0)
+    fprintf(stderr, "gravitas: access lines will be flushed one by one\n");
   int status = 1;
   bool curl_ready = false;
   srv_http *srv = NULL;
@@ -218,5 +221,6 @@ cleanup:
   store_close(st);
   if (curl_ready) curl_global_cleanup();
   srv_config_free(&cfg);
+  srv_log_stop_flusher();
   return status;
 }

@@ -1,11 +1,24 @@
 /* JSON log lines (see srv_log.h). */
 #include "srv_log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static FILE *sink;
+
+/* The access-line flusher (srv_log_start_flusher). */
+static atomic_bool lazy_access;
+static pthread_t flusher;
+static pthread_mutex_t fl_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fl_cv;
+static bool fl_stop, fl_running;
+static unsigned fl_interval_ms;
+static char fl_buf[1 << 16];
 
 void srv_log_set_stream(FILE *f) {
   sink = f;
@@ -39,10 +52,14 @@ void srv_log_json(const char *level, const char *event, json_t *fields) {
   FILE *out = sink ? sink : stderr;
   /* One locked write of the whole line so that concurrent threads never
    * interleave inside a line. */
+  bool lazy = atomic_load_explicit(&lazy_access, memory_order_relaxed) &&
+              strcmp(event, "access") == 0 && strcmp(level, "info") == 0;
   flockfile(out);
   fputs(text, out);
   putc('\n', out);
-  fflush(out);
+  /* Access lines wait in the stream's buffer for the flusher (or the next
+   * line of any other kind, which flushes them first, in order). */
+  if (!lazy) fflush(out);
   funlockfile(out);
 cleanup:
   free(text);
@@ -61,4 +78,57 @@ void srv_log_error_at(const char *file, int line, const char *event,
   srv_log_json("error", event,
                json_pack("{s:s, s:i, s:o}", "file", base ? base + 1 : file,
                          "line", line, "message", srv_log_string(message)));
+}
+
+static void *flush_loop(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&fl_mu);
+  while (!fl_stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += (long)fl_interval_ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&fl_cv, &fl_mu, &until);
+    FILE *out = sink ? sink : stderr;
+    fflush(out); /* takes the stream's own lock */
+  }
+  pthread_mutex_unlock(&fl_mu);
+  return NULL;
+}
+
+int srv_log_start_flusher(unsigned interval_ms) {
+  if (fl_running) return 0;
+  FILE *out = sink ? sink : stderr;
+  /* stderr is unbuffered: give it a buffer (before anything is written). */
+  if (out == stderr && setvbuf(stderr, fl_buf, _IOFBF, sizeof fl_buf) != 0)
+    return -1;
+  pthread_condattr_t ca;
+  if (pthread_condattr_init(&ca) != 0) return -1;
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  int rc = pthread_cond_init(&fl_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (rc != 0) return -1;
+  fl_interval_ms = interval_ms ? interval_ms : 100;
+  fl_stop = false;
+  if (pthread_create(&flusher, NULL, flush_loop, NULL) != 0) {
+    pthread_cond_destroy(&fl_cv);
+    return -1;
+  }
+  fl_running = true;
+  atomic_store(&lazy_access, true);
+  return 0;
+}
+
+void srv_log_stop_flusher(void) {
+  if (!fl_running) return;
+  atomic_store(&lazy_access, false);
+  pthread_mutex_lock(&fl_mu);
+  fl_stop = true;
+  pthread_cond_signal(&fl_cv);
+  pthread_mutex_unlock(&fl_mu);
+  pthread_join(flusher, NULL);
+  pthread_cond_destroy(&fl_cv);
+  fl_running = false;
+  fflush(sink ? sink : stderr);
 }

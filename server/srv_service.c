@@ -3,6 +3,7 @@
  * shared parsed view, a miss reads the store, parses once and inserts. */
 #include "srv_service.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,26 @@
 #include "srv_log.h"
 #include "srv_metrics.h"
 
+/* Aliases resolved lately, so that GET /v1/potential (alias "default")
+ * does not open an SQLite read transaction per request (it cost a quarter
+ * of the endpoint's throughput). Only alias_put changes an alias; it drops
+ * the entry and bumps the generation, and a resolution that read the store
+ * while a put happened does not insert its (possibly stale) answer. */
+#define ALIAS_CACHE_MAX 64
+
+typedef struct alias_entry {
+  char *name, *id;
+} alias_entry;
+
 struct srv_service {
   api_service table;
   store *st;
   srv_cache *cache;
   srv_indicators *ind; /* NULL: no fetcher (indicators_get answers 500) */
+  pthread_mutex_t alias_mu;
+  alias_entry alias[ALIAS_CACHE_MAX];
+  size_t n_alias, alias_next; /* entries; the slot to replace when full */
+  unsigned long alias_gen;
 };
 
 static api_svc_status map(store_status s, const store_err *err,
@@ -57,8 +73,8 @@ static char *summary_with_time(const char *summary, const char *created_at) {
  * into the caller's strings. */
 static api_svc_status finish_page(json_t *arr, const char *cursor,
                                   char **items_json, char **next) {
-  *items_json = arr ? json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(17))
-                    : NULL;
+  *items_json =
+      arr ? json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
   json_decref(arr);
   *next = cursor ? strdup(cursor) : NULL;
   if (*items_json != NULL && (cursor == NULL || *next != NULL))
@@ -120,8 +136,8 @@ static api_svc_status dataset_list(void *ctx, const char *after, size_t limit,
   if (st != STORE_OK) return map(st, &err, "list datasets");
   json_t *arr = json_array();
   for (size_t i = 0; arr != NULL && i < page->n; i++) {
-    char *text =
-        summary_with_time(page->items[i].summary_json, page->items[i].created_at);
+    char *text = summary_with_time(page->items[i].summary_json,
+                                   page->items[i].created_at);
     json_error_t jerr;
     json_t *o = text ? json_loads(text, 0, &jerr) : NULL;
     free(text);
@@ -168,9 +184,38 @@ static api_svc_status model_resolve(void *ctx, const char *id_or_alias,
     *id_out = strdup(id_or_alias);
     return *id_out ? API_SVC_OK : API_SVC_ERROR;
   }
+  pthread_mutex_lock(&s->alias_mu);
+  for (size_t i = 0; i < s->n_alias; i++)
+    if (strcmp(s->alias[i].name, id_or_alias) == 0) {
+      *id_out = strdup(s->alias[i].id);
+      pthread_mutex_unlock(&s->alias_mu);
+      return *id_out ? API_SVC_OK : API_SVC_ERROR;
+    }
+  unsigned long gen = s->alias_gen;
+  pthread_mutex_unlock(&s->alias_mu);
   store_err err;
-  return map(store_get_alias(s->st, id_or_alias, id_out, &err), &err,
-             "get alias");
+  api_svc_status st =
+      map(store_get_alias(s->st, id_or_alias, id_out, &err), &err, "get alias");
+  if (st != API_SVC_OK) return st;
+  char *name = strdup(id_or_alias), *id = strdup(*id_out);
+  pthread_mutex_lock(&s->alias_mu);
+  if (name != NULL && id != NULL && gen == s->alias_gen) {
+    size_t slot;
+    if (s->n_alias < ALIAS_CACHE_MAX) {
+      slot = s->n_alias++;
+    } else { /* full: replace the slots in turn */
+      slot = s->alias_next;
+      s->alias_next = (s->alias_next + 1) % ALIAS_CACHE_MAX;
+      free(s->alias[slot].name);
+      free(s->alias[slot].id);
+    }
+    s->alias[slot] = (alias_entry){name, id};
+    name = id = NULL;
+  }
+  pthread_mutex_unlock(&s->alias_mu);
+  free(name);
+  free(id);
+  return API_SVC_OK;
 }
 
 static void view_free(void *v) {
@@ -264,8 +309,23 @@ static api_svc_status alias_put(void *ctx, const char *name,
                                 const char *model_id, char **previous) {
   srv_service *s = ctx;
   store_err err;
-  return map(store_put_alias(s->st, name, model_id, previous, &err), &err,
-             "put alias");
+  api_svc_status st =
+      map(store_put_alias(s->st, name, model_id, previous, &err), &err,
+          "put alias");
+  /* Whatever the outcome, the cached resolution of name is dropped. */
+  pthread_mutex_lock(&s->alias_mu);
+  s->alias_gen++;
+  for (size_t i = 0; i < s->n_alias; i++)
+    if (strcmp(s->alias[i].name, name) == 0) {
+      free(s->alias[i].name);
+      free(s->alias[i].id);
+      s->alias[i] = s->alias[--s->n_alias];
+      s->alias[s->n_alias] = (alias_entry){NULL, NULL};
+      s->alias_next = 0;
+      break;
+    }
+  pthread_mutex_unlock(&s->alias_mu);
+  return st;
 }
 
 static api_svc_status alias_list(void *ctx, char **items_json) {
@@ -277,9 +337,9 @@ static api_svc_status alias_list(void *ctx, char **items_json) {
   if (st != STORE_OK) return map(st, &err, "list aliases");
   json_t *arr = json_array();
   for (size_t i = 0; arr != NULL && i < l->n; i++) {
-    json_t *o = json_pack("{s:s, s:s, s:s}", "name", l->items[i].name,
-                          "model_id", l->items[i].model_id, "updated_at",
-                          l->items[i].updated_at);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s}", "name", l->items[i].name, "model_id",
+                  l->items[i].model_id, "updated_at", l->items[i].updated_at);
     if (o == NULL || json_array_append_new(arr, o) != 0) {
       json_decref(arr);
       arr = NULL;
@@ -295,11 +355,11 @@ static api_svc_status alias_list(void *ctx, char **items_json) {
 
 static api_wb_error indicators_get(void *ctx, const char *const *countries,
                                    size_t n, const char *const *indicators,
-                                   size_t m, int from, int to,
-                                   api_wb_mode mode, api_wb_result **out) {
+                                   size_t m, int from, int to, api_wb_mode mode,
+                                   api_wb_result **out) {
   srv_service *s = ctx;
-  return srv_indicators_get(s->ind, countries, n, indicators, m, from, to,
-                            mode, out);
+  return srv_indicators_get(s->ind, countries, n, indicators, m, from, to, mode,
+                            out);
 }
 
 void srv_service_set_indicators(srv_service *s, srv_indicators *x) {
@@ -313,7 +373,8 @@ srv_service *srv_service_new(store *st, size_t cache_bytes) {
   if (s == NULL) return NULL;
   s->st = st;
   s->cache = srv_cache_new(cache_bytes, view_free);
-  if (s->cache == NULL) {
+  if (s->cache == NULL || pthread_mutex_init(&s->alias_mu, NULL) != 0) {
+    srv_cache_free(s->cache);
     free(s);
     return NULL;
   }
@@ -337,6 +398,11 @@ srv_service *srv_service_new(store *st, size_t cache_bytes) {
 void srv_service_free(srv_service *s) {
   if (s == NULL) return;
   srv_cache_free(s->cache);
+  for (size_t i = 0; i < s->n_alias; i++) {
+    free(s->alias[i].name);
+    free(s->alias[i].id);
+  }
+  pthread_mutex_destroy(&s->alias_mu);
   free(s);
 }
 

@@ -521,3 +521,67 @@ Test(default_install, a_busy_store_fails_with_a_sentence) {
   cr_assert_eq(f.m.n_aliases, 0);
   fixture_done(&f);
 }
+
+/* ---- the rendered answers are made once per view --------------------------
+ */
+
+static api_model_view *shared_view;
+
+static const api_model_view *shared_build(const char *result_json, void *ctx) {
+  (void)ctx;
+  if (shared_view == NULL) {
+    char err[160];
+    cr_assert_eq(api_model_view_build(result_json, strlen(result_json),
+                                      &shared_view, err, sizeof err),
+                 0, "%s", err);
+  }
+  return shared_view;
+}
+
+static void shared_free(const api_model_view *v, void *ctx) {
+  (void)v;
+  (void)ctx;
+}
+
+/* A view held in the cache answers a pair-year from the text it rendered the
+ * first time: the same bytes as a fresh view makes, every time, and each
+ * pair-year its own. */
+Test(potential, a_cached_view_answers_from_its_rendered_text) {
+  fixture fresh, cached;
+  stored(&fresh);
+  stored(&cached);
+  cached.m.view_build = shared_build;
+  cached.m.view_free = shared_free;
+  const kv q21[] = {
+      {"reporter", "CHN"}, {"partner", "KAZ"}, {"year", "2021"}, {NULL, NULL}};
+  const kv q22[] = {
+      {"reporter", "CHN"}, {"partner", "KAZ"}, {"year", "2022"}, {NULL, NULL}};
+  answer want = potential(&fresh, q21);
+  assert_status(&want, 200);
+  for (int i = 0; i < 3; i++) {
+    answer a = potential(&cached, q21);
+    assert_status(&a, 200);
+    assert_cacheable(&a);
+    cr_assert_eq(a.body_len, want.body_len);
+    cr_assert_str_eq(a.body, want.body);
+    answer_free(&a);
+  }
+  size_t count = 0;
+  size_t row = api_model_view_find(shared_view, "CHN", "KAZ", &count);
+  cr_assert_eq(count, 4u);
+  cr_assert_eq(shared_view->pot_rows[row].year, 2021); /* years in order */
+  cr_assert_not_null(atomic_load(&shared_view->pot_json[row]),
+                     "the 2021 answer was not kept");
+  cr_assert_null(atomic_load(&shared_view->pot_json[row + 1]),
+                 "2022 was rendered before it was asked for");
+  answer b = potential(&cached, q22);
+  assert_status(&b, 200);
+  assert_year(b.json, 2022);
+  cr_assert_str_neq(b.body, want.body);
+  answer_free(&b);
+  answer_free(&want);
+  fixture_done(&fresh);
+  fixture_done(&cached);
+  api_model_view_free(shared_view);
+  shared_view = NULL;
+}

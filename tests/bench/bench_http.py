@@ -152,6 +152,17 @@ http {
         log("wrk nginx")
         ng = wrk(nurl)
         rss = srv.proc_status("VmRSS")
+        # The same with one HTTP thread: wrk's two threads and the server's
+        # two share the 2 cores, and the tail latency of both servers is the
+        # scheduler's; with one thread the server leaves a core to wrk.
+        log("wrk gravitas --threads 1")
+        srv1 = Server(binary, threads=1).start()
+        try:
+            url1 = "http://127.0.0.1:%d%s" % (srv1.port, POTENTIAL_PATH)
+            wrk(url1, "2s")
+            g1 = wrk(url1)
+        finally:
+            srv1.stop()
     finally:
         if nginx is not None:
             nginx.send_signal(signal.SIGQUIT)
@@ -162,7 +173,8 @@ http {
                 nginx.wait()
         rc = srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"gravitas": g, "nginx": ng, "body_bytes": len(body),
+    return {"gravitas": g, "gravitas_1thread": g1, "nginx": ng,
+            "body_bytes": len(body),
             "server_exit": rc, "server_rss_kb": rss}
 
 

@@ -322,6 +322,9 @@ class DatasetsModelsAliases(g.ServerTestCase, unittest.TestCase):
                                body={"model_id": m1})
         self.assertEqual(put.status, 201, put.text)
         self.assertIsNone(put.json["previous"])
+        # Resolved once (the server keeps the resolution), then moved: the
+        # next resolution must see the move.
+        self.assertEqual(self.srv.get("/v1/models/chn-ca.prod").json["id"], m1)
         moved = self.srv.request("PUT", "/v1/aliases/chn-ca.prod",
                                  body={"model_id": m2})
         self.assertEqual(moved.status, 200, moved.text)

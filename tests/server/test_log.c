@@ -69,3 +69,81 @@ Test(log, error_has_file_and_line) {
                    "cannot open db.sqlite (code 14)");
   json_decref(j);
 }
+
+/* ---- the access-line flusher ---------------------------------------------
+ */
+
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static long file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Access lines wait in the stream's buffer; any other line flushes them
+ * first, in order; stopping the flusher flushes the rest. */
+Test(log_flusher, access_lines_wait_and_other_lines_flush_them) {
+  char path[] = "/tmp/gravitas-log-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  cr_assert_not_null(f);
+  cr_assert_eq(setvbuf(f, NULL, _IOFBF, 1 << 16), 0);
+  srv_log_set_stream(f);
+  cr_assert_eq(srv_log_start_flusher(60000), 0); /* no timed flush here */
+  srv_log_json("info", "access", json_pack("{s:i}", "status", 200));
+  srv_log_json("info", "access", json_pack("{s:i}", "status", 404));
+  cr_assert_eq(file_size(path), 0, "an access line was written at once");
+  /* A 5xx access line is an error: written at once, after the others. */
+  srv_log_json("error", "access", json_pack("{s:i}", "status", 500));
+  long n1 = file_size(path);
+  cr_assert_gt(n1, 0);
+  srv_log_json("info", "access", json_pack("{s:i}", "status", 201));
+  cr_assert_eq(file_size(path), n1);
+  srv_log_stop_flusher();
+  cr_assert_gt(file_size(path), n1);
+  /* Flushed one by one again. */
+  srv_log_json("info", "access", json_pack("{s:i}", "status", 204));
+  long n2 = file_size(path);
+  srv_log_set_stream(NULL);
+  fclose(f);
+  FILE *r = fopen(path, "r");
+  char buf[1024];
+  size_t len = fread(buf, 1, sizeof buf - 1, r);
+  buf[len] = '\0';
+  fclose(r);
+  unlink(path);
+  cr_assert_eq((long)len, n2, "the last line was not flushed at once");
+  const char *want[] = {"200", "404", "500", "201", "204"};
+  const char *p = buf;
+  for (size_t i = 0; i < 5; i++) {
+    p = strstr(p, want[i]);
+    cr_assert_not_null(p, "line %zu (status %s) missing or out of order", i,
+                       want[i]);
+  }
+}
+
+/* The flusher thread writes waiting access lines within its interval. */
+Test(log_flusher, the_thread_flushes_within_its_interval) {
+  char path[] = "/tmp/gravitas-log-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  cr_assert_eq(setvbuf(f, NULL, _IOFBF, 1 << 16), 0);
+  srv_log_set_stream(f);
+  cr_assert_eq(srv_log_start_flusher(20), 0);
+  srv_log_json("info", "access", json_pack("{s:i}", "status", 200));
+  long n = 0;
+  for (int i = 0; i < 200 && n <= 0; i++) { /* up to 2 s */
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+    n = file_size(path);
+  }
+  cr_assert_gt(n, 0, "the access line was never flushed");
+  srv_log_stop_flusher();
+  srv_log_set_stream(NULL);
+  fclose(f);
+  unlink(path);
+}
