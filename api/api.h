@@ -9,13 +9,14 @@
 
 #include <jansson.h>
 
-/* Every limit the API enforces on input; server/ fills it from configuration. */
+/* Every limit the API enforces on input; server/ fills it from configuration.
+ */
 typedef struct api_limits {
-  size_t max_body_bytes;   /* request body (server/ enforces it, 413) */
-  size_t max_rows;         /* rows in a dataset (422 problem "too-many-rows") */
-  size_t max_columns;      /* variables in a dataset */
-  size_t max_formula_len;  /* bytes of formula text */
-  size_t max_json_depth;   /* nesting depth of a JSON body */
+  size_t max_body_bytes;  /* request body (server/ enforces it, 413) */
+  size_t max_rows;        /* rows in a dataset (422 problem "too-many-rows") */
+  size_t max_columns;     /* variables in a dataset */
+  size_t max_formula_len; /* bytes of formula text */
+  size_t max_json_depth;  /* nesting depth of a JSON body */
 } api_limits;
 
 /* Defaults: 32 MiB, 1,000,000 rows, 256 columns, 2,048 bytes, depth 32. */
@@ -25,20 +26,20 @@ void api_limits_default(api_limits *l);
  * treat it as read-only (it is shared between threads). */
 typedef struct api_env {
   api_limits limits;
-  const char *version;     /* e.g. "0.1.0" */
-  const char *build;       /* e.g. git describe or build date */
-  unsigned threads;        /* HTTP worker threads */
-  void *service;           /* server/'s own state (store, cache), opaque here */
+  const char *version; /* e.g. "0.1.0" */
+  const char *build;   /* e.g. git describe or build date */
+  unsigned threads;    /* HTTP worker threads */
+  void *service;       /* server/'s own state (store, cache), opaque here */
 } api_env;
 
 typedef struct api_request {
-  const char *method;       /* "GET", "POST", ... */
-  const char *path;         /* URL path without the query string */
-  const char *params[4];    /* path parameters captured by the route, in order */
+  const char *method;    /* "GET", "POST", ... */
+  const char *path;      /* URL path without the query string */
+  const char *params[4]; /* path parameters captured by the route, in order */
   size_t n_params;
-  const char *content_type; /* Content-Type value or NULL */
-  const char *if_none_match;/* If-None-Match value or NULL */
-  const char *body;         /* the whole body, not NUL-terminated; may be NULL */
+  const char *content_type;  /* Content-Type value or NULL */
+  const char *if_none_match; /* If-None-Match value or NULL */
+  const char *body; /* the whole body, not NUL-terminated; may be NULL */
   size_t body_len;
   /* Query parameter lookup: the value of key, or NULL when absent. */
   const char *(*query)(const void *ctx, const char *key);
@@ -89,6 +90,10 @@ bool api_etag_matches(const char *if_none_match, const char *etag);
 /* Sets a raw body with the given static content type (copied). */
 void api_response_raw(api_response *res, int status, const char *content_type,
                       const char *body, size_t len);
+/* api_response_raw without the copy: body (malloc'd, NUL-terminated at len)
+ * is taken over. */
+void api_response_take(api_response *res, int status, const char *content_type,
+                       char *body, size_t len);
 
 /* The one error table: code, HTTP status, stable slug, title. */
 #define API_ERRORS(X)                                                          \
@@ -162,31 +167,51 @@ const char *api_pointer_escape(const char *token, char *buf, size_t bufsz);
 
 /* Handlers, one file per resource (api_<resource>.c). server/ maps routes to
  * them; each writes exactly one response (status set) in every case. */
-void api_get_info(const api_request *req, api_response *res);    /* GET /v1 */
-void api_post_models(const api_request *req, api_response *res); /* POST /v1/models */
-void api_post_pca(const api_request *req, api_response *res);    /* POST /v1/pca */
+void api_get_info(const api_request *req, api_response *res); /* GET /v1 */
+void api_post_models(const api_request *req,
+                     api_response *res); /* POST /v1/models */
+void api_post_pca(const api_request *req, api_response *res); /* POST /v1/pca */
 
 /* Datasets (api_datasets.c). */
-void api_post_datasets(const api_request *req, api_response *res); /* POST /v1/datasets */
-void api_get_datasets(const api_request *req, api_response *res);  /* GET /v1/datasets */
-void api_get_dataset(const api_request *req, api_response *res);   /* GET /v1/datasets/{id} */
-void api_delete_dataset(const api_request *req, api_response *res); /* DELETE /v1/datasets/{id} */
+void api_post_datasets(const api_request *req,
+                       api_response *res); /* POST /v1/datasets */
+void api_get_datasets(const api_request *req,
+                      api_response *res); /* GET /v1/datasets */
+void api_get_dataset(const api_request *req,
+                     api_response *res); /* GET /v1/datasets/{id} */
+void api_delete_dataset(const api_request *req,
+                        api_response *res); /* DELETE /v1/datasets/{id} */
 
 /* Stored models (api_model_store.c). */
-void api_get_models(const api_request *req, api_response *res);   /* GET /v1/models */
-void api_get_model(const api_request *req, api_response *res);    /* GET /v1/models/{id} */
-void api_delete_model(const api_request *req, api_response *res); /* DELETE /v1/models/{id} */
-void api_get_model_potentials(const api_request *req, api_response *res); /* GET /v1/models/{id}/potentials */
-void api_post_model_predict(const api_request *req, api_response *res);   /* POST /v1/models/{id}/predict */
+void api_get_models(const api_request *req,
+                    api_response *res); /* GET /v1/models */
+void api_get_model(const api_request *req,
+                   api_response *res); /* GET /v1/models/{id} */
+void api_delete_model(const api_request *req,
+                      api_response *res); /* DELETE /v1/models/{id} */
+void api_get_model_potentials(
+    const api_request *req,
+    api_response *res); /* GET /v1/models/{id}/potentials */
+void api_post_model_predict(
+    const api_request *req,
+    api_response *res); /* POST /v1/models/{id}/predict */
 
 /* Aliases (api_aliases.c) and the potential fast path (api_potential.c). */
-void api_put_alias(const api_request *req, api_response *res);   /* PUT /v1/aliases/{name} */
-void api_get_aliases(const api_request *req, api_response *res); /* GET /v1/aliases */
-void api_get_potential(const api_request *req, api_response *res); /* GET /v1/potential */
+void api_put_alias(const api_request *req,
+                   api_response *res); /* PUT /v1/aliases/{name} */
+void api_get_aliases(const api_request *req,
+                     api_response *res); /* GET /v1/aliases */
+void api_get_potential(const api_request *req,
+                       api_response *res); /* GET /v1/potential */
 
 /* World Bank indicators (api_indicators.c). */
-void api_post_indicators_fetch(const api_request *req, api_response *res);   /* POST /v1/indicators/fetch */
-void api_post_datasets_from_worldbank(const api_request *req, api_response *res); /* POST /v1/datasets/from-worldbank */
-void api_post_indicators_refresh(const api_request *req, api_response *res); /* POST /v1/indicators/refresh */
+void api_post_indicators_fetch(
+    const api_request *req, api_response *res); /* POST /v1/indicators/fetch */
+void api_post_datasets_from_worldbank(
+    const api_request *req,
+    api_response *res); /* POST /v1/datasets/from-worldbank */
+void api_post_indicators_refresh(
+    const api_request *req,
+    api_response *res); /* POST /v1/indicators/refresh */
 
 #endif

@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include "api_num.h"
+
 /* Output is collected in a buffer and flushed to the sink in large pieces,
  * so that hashing a million rows does not make a million sink calls. */
 typedef struct writer {
@@ -39,13 +41,11 @@ static void puts_(writer *w, const char *s) {
 }
 
 static void put_number(writer *w, double x) {
-  char num[40];
+  char num[API_NUM_BUF];
   if (isnan(x))
     puts_(w, "NA");
-  else {
-    snprintf(num, sizeof num, "%.17g", x);
-    puts_(w, num);
-  }
+  else
+    put(w, num, api_fmt_g17(x, num)); /* the bytes of "%.17g" (api_num.h) */
   put(w, ";", 1);
 }
 
@@ -194,12 +194,11 @@ char *api_canon_model_spec(const api_model_spec *spec) {
   const char *opt = spec->options && spec->options[0] ? spec->options : NULL;
   const char *opt_key = opt ? "options=" : "", *opt_end = opt ? "\n" : "";
   if (opt == NULL) opt = "";
-  int len =
-      snprintf(NULL, 0, SPEC_FORMAT, spec->formula, spec->estimator, spec->vcov,
-               method_name(spec->potential.method),
-               smearing_name(spec->potential.smearing), spec->potential.lo,
-               spec->potential.hi, spec->interpolate, spec->confidence,
-               opt_key, opt, opt_end);
+  int len = snprintf(NULL, 0, SPEC_FORMAT, spec->formula, spec->estimator,
+                     spec->vcov, method_name(spec->potential.method),
+                     smearing_name(spec->potential.smearing),
+                     spec->potential.lo, spec->potential.hi, spec->interpolate,
+                     spec->confidence, opt_key, opt, opt_end);
   if (len < 0) return NULL;
   char *text = malloc((size_t)len + 1);
   if (text == NULL) return NULL;

@@ -20,6 +20,7 @@
 #include "api_models_int.h"
 #include "api_out.h"
 #include "api_service.h"
+#include "api_text.h"
 #include "core_formula.h"
 #include "core_interp.h"
 #include "core_ols.h"
@@ -863,36 +864,48 @@ json_t *api_mctx_key(char **keys, size_t r) {
   return keys && keys[r] ? json_string(keys[r]) : json_null();
 }
 
-static json_t *potentials_json(model_ctx *c, api_out *o) {
+/* The "potentials" array of the answer as JSON text, written directly (the
+ * bytes json_dumps would make from one object per row; api_text.h). */
+static void potentials_text(model_ctx *c, api_out *o, api_text *t) {
   const core_panel *p = c->data.panel;
   const core_design *d = c->pred;
-  json_t *arr = json_array();
   size_t bad_pred = 0;
+  api_text_put(t, "[", 1);
   for (size_t i = 0; i < d->n; i++) {
     const core_pot_row *pr = &c->pot_rows[i];
     size_t r = d->row[i];
-    json_t *e = json_object();
-    api_out_set(o, e, "reporter", api_mctx_key(p->reporter, r));
-    api_out_set(o, e, "partner", api_mctx_key(p->partner, r));
-    api_out_set(o, e, "year", p->year ? json_integer(p->year[r]) : json_null());
-    api_out_set(o, e, "row", json_integer((json_int_t)r));
+    api_text_raw(t, i ? ",{\"reporter\":" : "{\"reporter\":");
+    api_text_string(t, p->reporter ? p->reporter[r] : NULL);
+    api_text_raw(t, ",\"partner\":");
+    api_text_string(t, p->partner ? p->partner[r] : NULL);
+    api_text_raw(t, ",\"year\":");
+    if (p->year)
+      api_text_int(t, p->year[r]);
+    else
+      api_text_raw(t, "null");
+    api_text_raw(t, ",\"row\":");
+    api_text_int(t, (long long)r);
     /* Unobserved outcomes are null by definition; only a prediction that is
      * not finite deserves a warning (counted once below). */
-    api_out_set(o, e, "actual", api_out_num(o, pr->actual, NULL));
+    api_text_raw(t, ",\"actual\":");
+    api_text_real(t, pr->actual);
     if (!isfinite(pr->predicted)) bad_pred++;
-    api_out_set(o, e, "predicted", api_out_num(o, pr->predicted, NULL));
-    api_out_set(o, e, "k", api_out_num(o, pr->k, NULL));
-    const char *cls = core_pot_class_name(pr->cls);
-    api_out_set(o, e, "class", cls ? json_string(cls) : json_null());
-    api_out_set(o, e, "gap", api_out_num(o, pr->gap, NULL));
-    api_out_push(o, arr, e);
+    api_text_raw(t, ",\"predicted\":");
+    api_text_real(t, pr->predicted);
+    api_text_raw(t, ",\"k\":");
+    api_text_real(t, pr->k);
+    api_text_raw(t, ",\"class\":");
+    api_text_string(t, core_pot_class_name(pr->cls));
+    api_text_raw(t, ",\"gap\":");
+    api_text_real(t, pr->gap);
+    api_text_put(t, "}", 1);
   }
+  api_text_put(t, "]", 1);
   if (bad_pred > 0)
     api_out_warn(o,
                  "%zu prediction%s overflowed or are undefined and are "
                  "written as null, with their K and gap.",
                  bad_pred, bad_pred == 1 ? "" : "s");
-  return arr;
 }
 
 static const char *method_name(core_pot_method m) {
@@ -975,13 +988,9 @@ static bool answer_stored(model_ctx *c) {
   return true;
 }
 
-/* Stores the answer text and writes the response: 201 when this request
- * stored it, 200 when an identical model was stored meanwhile. */
-static bool store_and_answer(model_ctx *c, json_t *body) {
-  char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
-  json_decref(body);
-  if (text == NULL)
-    return api_mctx_internal(c, "Out of memory writing the model.");
+/* Stores the answer text (taken) and writes the response: 201 when this
+ * request stored it, 200 when an identical model was stored meanwhile. */
+static bool store_and_answer(model_ctx *c, char *text, size_t text_len) {
   int status = 201;
   if (c->svc != NULL) {
     json_t *spec = spec_json(c);
@@ -1009,10 +1018,39 @@ static bool store_and_answer(model_ctx *c, json_t *body) {
     }
     if (!created) status = 200;
   }
-  api_response_raw(c->res, status, "application/json", text, strlen(text));
-  free(text);
+  api_response_take(c->res, status, "application/json", text, text_len);
   location_headers(c->res, c->model_id);
   return true;
+}
+
+/* The answer's text: head (the members before "potentials"), the
+ * potentials text and tail (the members after it) joined into one object,
+ * in that order. NULL when out of memory. */
+static char *join_answer(const json_t *head, const api_text *pots,
+                         const json_t *tail, size_t *len) {
+  const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(17);
+  char *h = json_dumps(head, flags), *t = json_dumps(tail, flags);
+  api_text out = {0};
+  if (h != NULL && t != NULL) {
+    size_t hl = strlen(h), tl = strlen(t);
+    /* "{...}" + "," + "\"potentials\":[...]" + "," + "...}" */
+    api_text_put(&out, h, hl - 1);
+    if (hl > 2) api_text_put(&out, ",", 1);
+    api_text_raw(&out, "\"potentials\":");
+    api_text_put(&out, pots->s, pots->len);
+    if (tl > 2) api_text_put(&out, ",", 1);
+    api_text_put(&out, t + 1, tl - 1);
+  } else {
+    out.failed = true;
+  }
+  free(h);
+  free(t);
+  if (out.failed) {
+    api_text_free(&out);
+    return NULL;
+  }
+  *len = out.len;
+  return out.s;
 }
 
 static bool answer(model_ctx *c) {
@@ -1049,7 +1087,10 @@ static bool answer(model_ctx *c) {
     api_panel_answer(c, &o, body);
   api_out_set(&o, body, "interpolated", interpolated_json(c, &o));
   api_out_set(&o, body, "potential", potential_spec_json(c, &o));
-  api_out_set(&o, body, "potentials", potentials_json(c, &o));
+  /* "potentials" is written as text between body and tail. */
+  api_text pots = {0};
+  potentials_text(c, &o, &pots);
+  json_t *tail = json_object();
   const char *key;
   json_t *value;
   json_object_foreach((json_t *)c->annotations, key, value) {
@@ -1059,14 +1100,18 @@ static bool answer(model_ctx *c) {
       json_array_foreach(value, i, w)
           api_out_warn(&o, "%s", json_string_value(w));
     } else {
-      api_out_set(&o, body, key, json_incref(value));
+      api_out_set(&o, tail, key, json_incref(value));
     }
   }
-  if (!api_out_finish(&o, body)) {
-    json_decref(body);
+  bool ok = api_out_finish(&o, tail) && !pots.failed && tail != NULL;
+  size_t len = 0;
+  char *text = ok ? join_answer(body, &pots, tail, &len) : NULL;
+  api_text_free(&pots);
+  json_decref(body);
+  json_decref(tail);
+  if (text == NULL)
     return api_mctx_internal(c, "Out of memory writing the model.");
-  }
-  return store_and_answer(c, body);
+  return store_and_answer(c, text, len);
 }
 
 /* "by": the per-group fits, made before the answer is written. */

@@ -98,6 +98,15 @@ void api_response_raw(api_response *res, int status, const char *content_type,
   res->body_len = len;
 }
 
+void api_response_take(api_response *res, int status, const char *content_type,
+                       char *body, size_t len) {
+  free(res->body);
+  res->status = status;
+  res->content_type = content_type;
+  res->body = body;
+  res->body_len = len;
+}
+
 static const struct {
   int status;
   const char *slug;
@@ -156,8 +165,8 @@ void api_problem(api_response *res, api_error_code code, api_errors *errs,
   /* errors is always present (possibly empty) so clients need no special
    * case. */
   if (body != NULL) {
-    json_t *list = (errs != NULL && errs->list != NULL) ? errs->list
-                                                        : json_array();
+    json_t *list =
+        (errs != NULL && errs->list != NULL) ? errs->list : json_array();
     if (errs != NULL) errs->list = NULL;
     json_object_set_new(body, "errors", list);
   }

@@ -1,0 +1,184 @@
+/* See api_num.h. */
+#include "api_num.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef unsigned __int128 u128;
+
+/* 10^k for k = 0..38 (10^38 < 2^127), from 10^0..10^19 (each < 2^64). */
+static u128 pow10_u128(int k) {
+  static const uint64_t p10[20] = {1ULL,
+                                   10ULL,
+                                   100ULL,
+                                   1000ULL,
+                                   10000ULL,
+                                   100000ULL,
+                                   1000000ULL,
+                                   10000000ULL,
+                                   100000000ULL,
+                                   1000000000ULL,
+                                   10000000000ULL,
+                                   100000000000ULL,
+                                   1000000000000ULL,
+                                   10000000000000ULL,
+                                   100000000000000ULL,
+                                   1000000000000000ULL,
+                                   10000000000000000ULL,
+                                   100000000000000000ULL,
+                                   1000000000000000000ULL,
+                                   10000000000000000000ULL};
+  if (k <= 19) return p10[k];
+  return (u128)p10[19] * p10[k - 19];
+}
+
+/* The 17 significant digits of m * 2^e (m < 2^53) for the decimal
+ * exponent E: the value scaled by 10^(16-E), truncated in *trunc, and in
+ * *up whether rounding half to even (as glibc) adds one. The scaling is
+ * right when 10^16 <= *trunc < 10^17. Returns false when the arithmetic
+ * would not fit in 128 bits (the caller then falls back). */
+static bool digits17(uint64_t m, int e, int E, uint64_t *trunc, bool *up) {
+  int s = 16 - E;
+  u128 D, rem;
+  *up = false;
+  if (s >= 0) {
+    if (s > 38) return false;
+    u128 num = (u128)m * pow10_u128(s);
+    if (num >> 126) return false;
+    if (e >= 0) { /* an integer: exact, nothing to round */
+      if (e > 60 || (num >> (127 - e)) != 0) return false;
+      D = num << e;
+    } else {
+      int q = -e;
+      if (q > 126) return false;
+      D = num >> q;
+      rem = num & (((u128)1 << q) - 1);
+      /* Half to even: compare 2 rem with 2^q. */
+      u128 twice = rem << 1, unit = (u128)1 << q;
+      *up = twice > unit || (twice == unit && (D & 1));
+    }
+  } else { /* an integer value divided by 10^-s */
+    if (e < 0 || e > 74 || -s > 38) return false;
+    u128 value = (u128)m << e;
+    u128 div = pow10_u128(-s);
+    D = value / div;
+    rem = value % div;
+    u128 twice = rem * 2;
+    *up = twice > div || (twice == div && (D & 1));
+  }
+  if (D >= UINT64_MAX) return false;
+  *trunc = (uint64_t)D;
+  return true;
+}
+
+static size_t fallback(double x, char *buf) {
+  int n = snprintf(buf, API_NUM_BUF, "%.17g", x);
+  return n < 0 ? 0 : (size_t)n;
+}
+
+size_t api_fmt_g17(double x, char buf[API_NUM_BUF]) {
+  if (!isfinite(x)) return fallback(x, buf);
+  if (x == 0.0) {
+    if (signbit(x)) {
+      memcpy(buf, "-0", 3);
+      return 2;
+    }
+    memcpy(buf, "0", 2);
+    return 1;
+  }
+  double ax = fabs(x);
+  if (!(ax >= 1e-5 && ax < 1e38)) return fallback(x, buf);
+  int e2;
+  double fr = frexp(ax, &e2); /* ax = fr 2^e2, fr in [0.5, 1) */
+  uint64_t m = (uint64_t)ldexp(fr, 53);
+  int e = e2 - 53; /* ax = m 2^e exactly */
+  int E = (int)floor(log10(ax));
+  uint64_t D = 0;
+  bool up = false;
+  const uint64_t lo = 10000000000000000ULL, hi = 100000000000000000ULL;
+  bool right = false;
+  for (int attempt = 0; attempt < 3 && !right; attempt++) {
+    if (!digits17(m, e, E, &D, &up)) return fallback(x, buf);
+    if (D < lo)
+      E--; /* the estimate was one too high */
+    else if (D >= hi)
+      E++; /* one too low */
+    else
+      right = true;
+  }
+  if (!right) return fallback(x, buf);
+  if (up && ++D == hi) { /* rounded up to the next power of ten */
+    D = lo;
+    E++;
+  }
+  /* The 17 digits, and how many are left after removing trailing zeros. */
+  char dig[17];
+  for (int i = 16; i >= 0; i--) {
+    dig[i] = (char)('0' + D % 10);
+    D /= 10;
+  }
+  int nd = 17;
+  while (nd > 1 && dig[nd - 1] == '0')
+    nd--;
+  size_t n = 0;
+  if (x < 0) buf[n++] = '-';
+  if (E < -4 || E >= 17) {
+    buf[n++] = dig[0];
+    if (nd > 1) {
+      buf[n++] = '.';
+      memcpy(buf + n, dig + 1, (size_t)(nd - 1));
+      n += (size_t)(nd - 1);
+    }
+    buf[n++] = 'e';
+    buf[n++] = E < 0 ? '-' : '+';
+    int ae = E < 0 ? -E : E;
+    if (ae >= 100) buf[n++] = (char)('0' + ae / 100);
+    buf[n++] = (char)('0' + (ae / 10) % 10);
+    buf[n++] = (char)('0' + ae % 10);
+  } else if (E >= 0) {
+    /* E + 1 digits before the point. */
+    int ip = E + 1;
+    for (int i = 0; i < ip; i++)
+      buf[n++] = i < nd ? dig[i] : '0';
+    if (nd > ip) {
+      buf[n++] = '.';
+      memcpy(buf + n, dig + ip, (size_t)(nd - ip));
+      n += (size_t)(nd - ip);
+    }
+  } else {
+    buf[n++] = '0';
+    buf[n++] = '.';
+    for (int i = 0; i < -E - 1; i++)
+      buf[n++] = '0';
+    memcpy(buf + n, dig, (size_t)nd);
+    n += (size_t)nd;
+  }
+  buf[n] = '\0';
+  return n;
+}
+
+size_t api_fmt_json_real(double x, char buf[API_NUM_BUF]) {
+  size_t n = api_fmt_g17(x, buf);
+  char *e = memchr(buf, 'e', n);
+  if (e == NULL) {
+    if (memchr(buf, '.', n) == NULL && n + 2 < API_NUM_BUF) {
+      buf[n++] = '.';
+      buf[n++] = '0';
+      buf[n] = '\0';
+    }
+    return n;
+  }
+  /* "e+05" -> "e5", "e-05" -> "e-5" (as Jansson's jsonp_dtostr). */
+  char *start = e + 1, *end = e + 2;
+  if (*start == '-') start++;
+  while (*end == '0')
+    end++;
+  if (end != start) {
+    memmove(start, end, (size_t)(buf + n + 1 - end));
+    n -= (size_t)(end - start);
+  }
+  return n;
+}

@@ -1,0 +1,205 @@
+/* api_num: api_fmt_g17 writes the bytes of snprintf("%.17g") and
+ * api_fmt_json_real those of Jansson's json_dumps with
+ * JSON_REAL_PRECISION(17), checked on millions of values: log-uniform over
+ * the exact range and beyond it, random bit patterns, integers, short
+ * decimals, powers of ten and their neighbours, and dyadic fractions whose
+ * 18-digit expansions end in 5 (ties of the 17-digit rounding, which glibc
+ * breaks to even). */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api_num.h"
+
+static uint64_t rng = 0x853C49E6748FEA9BULL;
+
+static uint64_t next(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+static double unif(void) {
+  return (double)(next() >> 11) * 0x1.0p-53;
+}
+
+static size_t n_checked;
+
+static void check(double x) {
+  char want[64], got[API_NUM_BUF];
+  snprintf(want, sizeof want, "%.17g", x);
+  size_t n = api_fmt_g17(x, got);
+  cr_assert_str_eq(got, want, "%%.17g of %a", x);
+  cr_assert_eq(n, strlen(want));
+  if (isfinite(x)) {
+    json_t *j = json_real(x);
+    char *jt = json_dumps(j, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    size_t m = api_fmt_json_real(x, got);
+    cr_assert_str_eq(got, jt, "Jansson real of %a", x);
+    cr_assert_eq(m, strlen(jt));
+    free(jt);
+    json_decref(j);
+  }
+  n_checked++;
+}
+
+Test(num, log_uniform_values_in_and_around_the_exact_range) {
+  for (int i = 0; i < 1000000; i++) {
+    double x = pow(10.0, -8.0 + 50.0 * unif());
+    check(next() & 1 ? x : -x);
+  }
+}
+
+Test(num, random_bit_patterns) {
+  for (int i = 0; i < 300000; i++) {
+    uint64_t b = next();
+    double x;
+    memcpy(&x, &b, sizeof x);
+    if (isnan(x)) continue;
+    check(x);
+  }
+}
+
+Test(num, integers_short_decimals_and_powers_of_ten) {
+  for (int i = -1000; i <= 100000; i++)
+    check((double)i);
+  for (int i = 0; i < 200000; i++) {
+    check((double)(int64_t)(next() >> (next() % 64)));
+    check((double)(next() % 100000000) / 1000.0);
+    check((double)(next() % 1000000) / 100.0);
+  }
+  for (int k = -10; k <= 40; k++) {
+    double p = pow(10.0, k);
+    check(p);
+    check(nextafter(p, 0.0));
+    check(nextafter(p, INFINITY));
+    check(-p);
+  }
+  const double special[] = {0.0,
+                            -0.0,
+                            1e-5,
+                            9.9999999999999991e-6,
+                            1e38,
+                            1.7e308,
+                            4.9e-324,
+                            2.2250738585072014e-308,
+                            0.1,
+                            0.2,
+                            0.3,
+                            1.0 / 3.0,
+                            2.0 / 3.0,
+                            M_PI,
+                            M_E,
+                            123456789012345678.0,
+                            9007199254740993.0,
+                            INFINITY,
+                            -INFINITY,
+                            41000000000.0,
+                            -912000000.0};
+  for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+    check(special[i]);
+}
+
+Test(num, dyadic_fractions_and_their_ties) {
+  /* a 2^-j with a odd has the exact expansion a 5^j / 10^j, ending in 5:
+   * with 18 significant digits that is a tie at 17. */
+  for (int j = 1; j <= 70; j++)
+    for (int i = 0; i < 4000; i++) {
+      uint64_t a = (next() >> 11) | 1;
+      if (i % 2) a >>= next() % 40;
+      a |= 1;
+      check(ldexp((double)a, -j));
+      check(ldexp((double)a, j % 12));
+    }
+  cr_log_info("%zu values checked", n_checked);
+}
+
+/* ---- the model answer written as text --------------------------------------
+ */
+
+#include "api/api_requests.h"
+
+#include <gsl/gsl_errno.h>
+
+#include "api_models.h"
+#include "api_text.h"
+
+static void gsl_quiet(void) {
+  gsl_set_error_handler_off();
+}
+
+TestSuite(num_answer, .init = gsl_quiet);
+
+/* The answer of POST /v1/models, whose potentials are written as text
+ * (api_text.h), is byte for byte what json_dumps makes of its own parse:
+ * keys with quotes, backslashes, control characters and non-ASCII letters,
+ * numbers from 1e-300 to 1e300 and of both signs, and undefined values
+ * (null). */
+Test(num_answer, the_text_is_what_jansson_would_write) {
+  const char *keys[] = {"K\"Z", "Kaz\\akh", "T\tKM", "Ürümqi",
+                        "東京", "a\x01b",   "plain"};
+  json_t *rows = json_array();
+  for (size_t i = 0; i < 28; i++) {
+    double x1 = pow(10.0, -300.0 + 600.0 * (double)i / 27.0);
+    double x2 = (double)(i % 5) - 2.25 + 1e-9 * (double)i;
+    json_t *r = json_pack("{s:s, s:s, s:i, s:f, s:f}", "reporter", keys[i % 7],
+                          "partner", keys[(i + 3) % 7], "year",
+                          2000 + (int)(i / 7), "x1", log(x1) * 1e-3, "x2", x2);
+    json_object_set_new(r, "y",
+                        json_real(exp(0.3 + 0.5 * x2 + 1e-4 * (double)i)));
+    if (i == 5) json_object_set_new(r, "y", json_null()); /* unobserved */
+    json_array_append_new(rows, r);
+  }
+  json_t *doc = json_pack("{s:{s:o}, s:s, s:s}", "data", "rows", rows,
+                          "formula", "log(y) ~ x1 + x2", "vcov", "hc1");
+  char *body = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  api_env env = test_env();
+  call_in in = {.body = body};
+  answer a = run(api_post_models, &env, &in);
+  free(body);
+  cr_assert_eq(a.status, 201, "%.500s", a.body);
+  json_t *pots = json_object_get(a.json, "potentials");
+  cr_assert_eq(json_array_size(pots), 28);
+  cr_assert(json_is_null(json_object_get(json_array_get(pots, 5), "actual")));
+  char *again = json_dumps(a.json, JSON_COMPACT | JSON_REAL_PRECISION(17));
+  cr_assert_str_eq(a.body, again);
+  /* The keys keep their order: potentials between potential and warnings. */
+  const char *p1 = strstr(a.body, "\"potential\":"),
+             *p2 = strstr(a.body, "\"potentials\":"),
+             *p3 = strstr(a.body, "\"warnings\":");
+  cr_assert(p1 && p2 && p3 && p1 < p2 && p2 < p3);
+  free(again);
+  answer_free(&a);
+}
+
+/* A string that is not UTF-8 fails the text (as Jansson refuses it). */
+Test(num_answer, text_strings_escape_as_jansson_and_refuse_bad_utf8) {
+  const char *ok[] = {"", "a\"b\\c", "\b\f\n\r\t\x1f\x7f", "é€𝄞", "/"};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    api_text t = {0};
+    api_text_string(&t, ok[i]);
+    json_t *j = json_string(ok[i]);
+    char *want = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    cr_assert_str_eq(t.s, want);
+    free(want);
+    json_decref(j);
+    api_text_free(&t);
+  }
+  const char *bad[] = {"\xff", "a\xc3", "\xed\xa0\x80", "\xc0\xaf",
+                       "\xf4\x90\x80\x80"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    api_text t = {0};
+    api_text_string(&t, bad[i]);
+    cr_assert(t.failed, "bad string %zu accepted", i);
+    cr_assert_null(json_string(bad[i]));
+    api_text_free(&t);
+  }
+}
