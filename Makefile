@@ -105,4 +105,4 @@ bench: deps
 	@bash tests/bench/run.sh $(BENCH_BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(VG_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(VG_BUILD) $(BENCH_BUILD) build-fuzz

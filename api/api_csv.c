@@ -280,8 +280,9 @@ typedef struct parser {
   size_t arena_len, arena_cap;
 } parser;
 
-static void faultv(parser *P, const char *ptr, size_t line, size_t col,
-                   const char *fmt, va_list ap) {
+__attribute__((format(printf, 5, 0))) static void
+faultv(parser *P, const char *ptr, size_t line, size_t col, const char *fmt,
+       va_list ap) {
   if (P->n_errors < API_DATA_MAX_ERRORS) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);

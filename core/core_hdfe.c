@@ -424,8 +424,59 @@ static size_t pair_components(const core_hdfe *h, size_t f, size_t g) {
   return comps;
 }
 
+/* The cross-table through a dense LA x LB table of cell ids, when that
+ * table is small (at most 4 cells per row): two passes over the rows and
+ * one over the table, against the sort's four passes of scattered reads
+ * and writes. Cells of a level of A are in B order. Returns 0, -1 when out
+ * of memory. */
+static int build_crosstab_dense(core_hdfe *h) {
+  size_t LA = h->L[0], LB = h->L[1], m = h->m, ncell = LA * LB;
+  const uint32_t *la = h->lev[0], *lb = h->lev[1];
+  uint32_t *id = core_alloc(ncell, sizeof *id);
+  h->cptr = calloc(LA + 1, sizeof *h->cptr);
+  h->cell = core_alloc(m, sizeof *h->cell);
+  if (!id || !h->cptr || !h->cell) {
+    free(id);
+    return -1;
+  }
+  memset(id, 0, ncell * sizeof *id);
+  for (size_t i = 0; i < m; i++)
+    id[(size_t)la[i] * LB + lb[i]] = 1;
+  size_t nnz = 0;
+  for (size_t c = 0; c < ncell; c++)
+    nnz += id[c];
+  h->nnz = nnz;
+  h->cB = malloc((nnz ? nnz : 1) * sizeof *h->cB);
+  h->cW = malloc((nnz ? nnz : 1) * sizeof *h->cW);
+  h->cN = calloc(nnz ? nnz : 1, sizeof *h->cN);
+  if (!h->cB || !h->cW || !h->cN) {
+    free(id);
+    return -1;
+  }
+  size_t k = 0;
+  for (size_t a = 0; a < LA; a++) {
+    h->cptr[a] = k;
+    uint32_t *row = id + a * LB;
+    for (size_t b = 0; b < LB; b++)
+      if (row[b]) {
+        row[b] = (uint32_t)k;
+        h->cB[k++] = (uint32_t)b;
+      }
+  }
+  h->cptr[LA] = k;
+  for (size_t i = 0; i < m; i++) {
+    uint32_t c = id[(size_t)la[i] * LB + lb[i]];
+    h->cell[i] = c;
+    h->cN[c] += 1.0;
+  }
+  free(id);
+  return 0;
+}
+
 /* Builds the A-B cross-table (two factors). */
 static int build_crosstab(core_hdfe *h) {
+  if (h->L[0] > 0 && h->L[1] <= (4 * h->m + 1024) / h->L[0])
+    return build_crosstab_dense(h);
   size_t LA = h->L[0], LB = h->L[1], m = h->m;
   size_t *order = NULL, *pos = NULL;
   int rc = -1;

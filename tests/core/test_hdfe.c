@@ -327,3 +327,40 @@ Test(hdfe, components_on_the_second_thread) {
   free(l0);
   free(l1);
 }
+
+/* Two factors sweep on a cross-table of their cells, built from a dense
+ * table of cell ids when the level grid is small next to the rows and by a
+ * sort when it is not. Both must demean as the general sweep over rows
+ * does (the same two factors plus a constant third factor, which takes no
+ * cross-table): a grid of 30 cells over 400 rows and one of 90,000 cells
+ * over 400 rows, weighted. */
+Test(hdfe, both_cross_tables_demean_as_the_row_sweep) {
+  enum { N = 400 };
+  static size_t A[N], B[N], Z[N];
+  static double x[N], y[N], w[N];
+  const size_t grids[2][2] = {{6, 5}, {300, 300}};
+  for (size_t g = 0; g < 2; g++) {
+    size_t LA = grids[g][0], LB = grids[g][1];
+    for (size_t i = 0; i < N; i++) {
+      A[i] = (i * 7 + i / 13) % LA;
+      B[i] = (i * 11 + i / 3) % LB;
+      Z[i] = 0;
+      x[i] = y[i] = sin(0.37 * (double)i) + 0.01 * (double)A[i];
+      w[i] = 0.5 + fabs(cos(1.1 * (double)i));
+    }
+    const size_t *lev[3] = {A, B, Z};
+    size_t nl[3] = {LA, LB, 1};
+    core_hdfe *h2 = NULL, *h3 = NULL;
+    cr_assert_eq(core_hdfe_alloc(N, 2, lev, nl, NULL, &h2, NULL), CORE_OK);
+    cr_assert_eq(core_hdfe_alloc(N, 3, lev, nl, NULL, &h3, NULL), CORE_OK);
+    core_hdfe_opts o = {1e-14, 100000};
+    double *cx[1] = {x}, *cy[1] = {y};
+    cr_assert_eq(core_hdfe_demean(h2, cx, 1, w, &o, NULL, NULL), CORE_OK);
+    cr_assert_eq(core_hdfe_demean(h3, cy, 1, w, &o, NULL, NULL), CORE_OK);
+    for (size_t i = 0; i < N; i++)
+      cr_assert(fabs(x[i] - y[i]) < 1e-9, "grid %zu row %zu: %.17g vs %.17g", g,
+                i, x[i], y[i]);
+    core_hdfe_free(h2);
+    core_hdfe_free(h3);
+  }
+}

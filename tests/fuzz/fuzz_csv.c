@@ -3,13 +3,8 @@
  * crash, leak or read past its buffer; a refusal always names at least one
  * error, an acceptance respects the limits, and an accepted panel written
  * back as JSON (columns form, 17 digits) decodes through api_data_decode to
- * the same dataset id. Not built by CMake; by hand:
- *   clang -std=c17 -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I api -I core \
- *     tests/fuzz/fuzz_csv.c api/api_csv.c api/api_data.c api/api_json.c \
- *     api/api_response.c api/api_canon.c core/core_panel.c core/core_err.c \
- *     -ljansson -lcrypto -lgsl -lm -o fuzz_csv
- *   ./fuzz_csv -max_total_time=60 tests/fuzz/csv_seeds */
+ * the same dataset id. Built by tests/fuzz/CMakeLists.txt: `make fuzz` runs
+ * it for minutes, `make test` for 20 s (fuzz_smoke). */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,10 +1,7 @@
 /* libFuzzer entry point for the World Bank body parser (server/wb_parse.c):
  * every input is parsed in both row modes and must never crash, leak, or
- * return a page together with an error. Not built by CMake yet; by hand:
- *   clang -std=c17 -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -D_POSIX_C_SOURCE=200809L -I server tests/fuzz/fuzz_wb_parse.c \
- *     server/wb_parse.c -ljansson -lm -o fuzz_wb_parse
- *   ./fuzz_wb_parse tests/fuzz/wb_seeds */
+ * return a page together with an error. Built by tests/fuzz/CMakeLists.txt:
+ * `make fuzz` runs it for minutes, `make test` for 20 s (fuzz_smoke). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
