@@ -12,6 +12,7 @@
 #include <gsl/gsl_vector.h>
 
 #include "api_core.h"
+#include "api_fe_key.h"
 #include "api_data.h"
 #include "api_json.h"
 #include "api_out.h"
@@ -90,7 +91,8 @@ static void aliases_of(const api_service *svc, const char *id, char *buf,
     const char *target = json_string_value(json_object_get(a, "model_id"));
     const char *name = json_string_value(json_object_get(a, "name"));
     if (target == NULL || name == NULL || strcmp(target, id) != 0) continue;
-    int n = snprintf(buf + used, bufsz - used, "%s'%s'", used ? ", " : "", name);
+    int n =
+        snprintf(buf + used, bufsz - used, "%s'%s'", used ? ", " : "", name);
     if (n < 0 || (size_t)n >= bufsz - used) break;
     used += (size_t)n;
   }
@@ -157,7 +159,8 @@ void api_get_model_potentials(const api_request *req, api_response *res) {
   const char *partner = api_query(req, "partner");
   const api_model_view *v = ref.view;
   size_t first = 0, count = v->n_pot;
-  if (reporter != NULL) first = api_model_view_find(v, reporter, partner, &count);
+  if (reporter != NULL)
+    first = api_model_view_find(v, reporter, partner, &count);
   json_t *rows = json_array();
   bool fail = rows == NULL;
   for (size_t i = first; !fail && i < first + count; i++) {
@@ -169,9 +172,9 @@ void api_get_model_potentials(const api_request *req, api_response *res) {
     json_t *r = api_pot_entry_json(e);
     fail = r == NULL || json_array_append_new(rows, r) != 0;
   }
-  json_t *body = fail ? NULL
-                      : json_pack("{s:s, s:o}", "model_id", v->id,
-                                  "potentials", rows);
+  json_t *body =
+      fail ? NULL
+           : json_pack("{s:s, s:o}", "model_id", v->id, "potentials", rows);
   if (fail) json_decref(rows);
   etag_header(res, v);
   api_model_close(&ref);
@@ -236,6 +239,51 @@ static bool add_missing_response(const core_formula *f, core_panel *panel) {
   return ok;
 }
 
+/* Adds each row's fixed effects to its linear predictor; a row whose level
+ * of some factor the model did not estimate gets NaN (its prediction is
+ * null) and one warning counts them. False when memory runs out. */
+static bool add_fixed_effects(const api_model_view *v, predict_ctx *p,
+                              size_t nf) {
+  api_text key = {0};
+  size_t unknown = 0;
+  char first[200] = "";
+  for (size_t i = 0; i < p->d->n; i++) {
+    size_t r = p->d->row[i];
+    for (size_t f = 0; f < nf && isfinite(p->xb[i]); f++) {
+      const char *label = core_formula_fe_label(v->formula, f);
+      double fe = NAN;
+      bool have = api_fe_key_text(p->data.panel, label, r, &key) &&
+                  api_fe_map_get(&v->fe[f], key.s, &fe);
+      if (key.failed) {
+        api_text_free(&key);
+        return false;
+      }
+      if (!have) {
+        if (unknown++ == 0) {
+          /* The key with its parts joined by '^', as the factor is named. */
+          for (char *c = key.s; c && *c; c++)
+            if (*c == '\x1f') *c = '^';
+          snprintf(first, sizeof first, "row %zu, %s = %s", r, label,
+                   key.s && key.s[0] ? key.s : "(missing)");
+        }
+        p->xb[i] = NAN;
+      } else {
+        p->xb[i] += fe;
+      }
+    }
+  }
+  api_text_free(&key);
+  if (unknown > 0 &&
+      core_warn(&p->warnings,
+                "%zu row%s %s a fixed-effect level the model did not "
+                "estimate (first: %s): %s prediction%s null",
+                unknown, unknown == 1 ? "" : "s", unknown == 1 ? "has" : "have",
+                first, unknown == 1 ? "its" : "their",
+                unknown == 1 ? " is" : "s are") != CORE_OK)
+    return false;
+  return true;
+}
+
 static json_t *predict_answer(const api_model_view *v, predict_ctx *p) {
   api_out o;
   if (!api_out_init(&o)) return NULL;
@@ -297,12 +345,13 @@ static void predict(const api_request *req, api_response *res,
     api_problem(res, code, &p->errs, "The data cannot be used.");
     return;
   }
-  if (core_formula_n_fe(v->formula) > 0 || strcmp(v->estimator, "re") == 0 ||
-      strcmp(v->estimator, "ppml") == 0) {
+  size_t nf = core_formula_n_fe(v->formula);
+  bool ppml = strcmp(v->estimator, "ppml") == 0;
+  if (nf > 0 && v->n_fe != nf) {
     api_errors_add(&p->errs, "/path/id",
-                   "predictions for new rows are offered for the estimators "
-                   "ols and sfa; a %s model's fitted rows are in GET "
-                   "/v1/models/{id}/potentials",
+                   "this %s model was stored without its fixed-effect values "
+                   "(answers stored before they were kept); fit it again to "
+                   "predict new rows",
                    v->estimator);
     api_problem(res, API_E_NOT_SUPPORTED, &p->errs,
                 "The model cannot predict new rows.");
@@ -323,16 +372,19 @@ static void predict(const api_request *req, api_response *res,
   }
   core_err err;
   core_err_clear(&err);
-  core_status st = core_design_build(v->formula, p->data.panel,
-                                     CORE_DESIGN_PREDICT, &p->d, &err);
+  /* With fixed effects the design has the slopes only (as in the fit). */
+  core_status st = nf > 0
+                       ? core_design_build_fe(v->formula, p->data.panel,
+                                              CORE_DESIGN_PREDICT, &p->d, &err)
+                       : core_design_build(v->formula, p->data.panel,
+                                           CORE_DESIGN_PREDICT, &p->d, &err);
   if (st != CORE_OK) {
     api_error_code c = api_core_code(st, false);
     if (st == CORE_EDOMAIN && err.n_rows > 0 && err.name[0] != '\0') {
       /* A term such as log(x * z) has no cell of its own: name the row. */
       char ptr[API_POINTER_MAX];
       if (core_panel_find(p->data.panel, err.name) >= 0)
-        api_data_cell_pointer(&p->data, err.rows[0], err.name, ptr,
-                              sizeof ptr);
+        api_data_cell_pointer(&p->data, err.rows[0], err.name, ptr, sizeof ptr);
       else if (p->data.form == API_DATA_ROWS)
         api_pointer_index(ptr, sizeof ptr, "/data/rows", err.rows[0]);
       else
@@ -363,7 +415,8 @@ static void predict(const api_request *req, api_response *res,
   for (size_t j = 0; j < p->d->p; j++) {
     beta[j] = NAN;
     for (size_t k = 0; k < v->n_coef; k++)
-      if (strcmp(v->coef_term[k], p->d->col_label[j]) == 0) beta[j] = v->coef[k];
+      if (strcmp(v->coef_term[k], p->d->col_label[j]) == 0)
+        beta[j] = v->coef[k];
     if (isnan(beta[j])) {
       api_errors_add(&p->errs, "", "the stored model has no coefficient for %s",
                      p->d->col_label[j]);
@@ -381,6 +434,11 @@ static void predict(const api_request *req, api_response *res,
     p->actual[i] = gsl_vector_get(p->d->y_level, i);
   }
   free(beta);
+  if (nf > 0 && !add_fixed_effects(v, p, nf)) {
+    api_errors_add(&p->errs, "", "out of memory");
+    api_problem(res, API_E_INTERNAL, &p->errs, "Out of memory.");
+    return;
+  }
   core_err_clear(&err);
   if (v->pot.method == CORE_POT_FRONTIER) {
     /* A frontier model predicts the frontier exp(x b) of new rows; their
@@ -397,17 +455,19 @@ static void predict(const api_request *req, api_response *res,
       frontier[i] = exp(p->xb[i]);
       unknown[i] = NAN;
     }
-    st = core_potential_frontier(&v->pot, unknown, frontier, p->actual,
-                                 p->d->n, p->rows, &err);
+    st = core_potential_frontier(&v->pot, unknown, frontier, p->actual, p->d->n,
+                                 p->rows, &err);
     free(frontier);
     if (st == CORE_OK)
       st = core_warn(&p->warnings,
                      "a stochastic frontier predicts the frontier exp(x b) of "
                      "new rows; their efficiency K is unknown and null");
   } else {
-    st = core_potential(&v->pot, core_formula_response_kind(v->formula),
-                        v->factor, p->xb, p->actual, p->d->n, p->rows,
-                        &p->warnings, &err);
+    /* PPML predicts the mean exp(x b + fe) itself (as its potentials). */
+    st = core_potential(
+        &v->pot, ppml ? CORE_TERM_LOG : core_formula_response_kind(v->formula),
+        ppml ? 1.0 : v->factor, p->xb, p->actual, p->d->n, p->rows,
+        &p->warnings, &err);
   }
   if (st != CORE_OK) {
     api_errors_add(&p->errs, "", "%s", err.msg);

@@ -27,6 +27,9 @@ void api_model_view_free(api_model_view *v) {
     for (size_t i = 0; i < v->n_pot; i++)
       free(atomic_load(&v->pot_json[i]));
   free(v->pot_json);
+  for (size_t f = 0; f < v->n_fe; f++)
+    api_fe_map_clear(&v->fe[f]);
+  free(v->fe);
   free(v->pot_rows);
   for (size_t i = 0; i < v->n_strings; i++)
     free(v->strings[i]);
@@ -184,6 +187,44 @@ static bool read_potentials(api_model_view *v, const json_t *root) {
   return true;
 }
 
+/* "fixed_effect_values" (optional): one map per factor. */
+static bool read_fe_values(api_model_view *v, const json_t *root) {
+  const json_t *arr = json_object_get(root, "fixed_effect_values");
+  if (arr == NULL) return true;
+  if (!json_is_array(arr)) return false;
+  size_t nf = json_array_size(arr);
+  v->fe = calloc(nf ? nf : 1, sizeof *v->fe);
+  if (v->fe == NULL) return false;
+  v->n_fe = nf;
+  api_text key = {0};
+  bool ok = true;
+  for (size_t f = 0; ok && f < nf; f++) {
+    const json_t *e = json_array_get(arr, f);
+    const char *label = json_string_value(json_object_get(e, "factor"));
+    const json_t *levels = json_object_get(e, "levels");
+    if (label == NULL || !json_is_array(levels)) {
+      ok = false;
+      break;
+    }
+    v->fe[f].label = strdup(label);
+    ok = v->fe[f].label != NULL;
+    size_t i;
+    const json_t *lv;
+    json_array_foreach(levels, i, lv) {
+      const json_t *val = json_object_get(lv, "value");
+      if (!ok || !json_is_number(val) ||
+          !api_fe_key_text_json(json_object_get(lv, "key"), &key) ||
+          !api_fe_map_put(&v->fe[f], key.s, json_number_value(val))) {
+        ok = false;
+        break;
+      }
+      v->bytes += key.len + 1 + 2 * (sizeof(char *) + sizeof(double));
+    }
+  }
+  api_text_free(&key);
+  return ok;
+}
+
 int api_model_view_build(const char *json_text, size_t len,
                          api_model_view **out, char *err, size_t errlen) {
   *out = NULL;
@@ -232,6 +273,10 @@ int api_model_view_build(const char *json_text, size_t len,
   read_potential_spec(v, root);
   if (!read_potentials(v, root)) {
     why = "the stored potentials are malformed";
+    goto fail;
+  }
+  if (!read_fe_values(v, root)) {
+    why = "the stored fixed-effect values are malformed";
     goto fail;
   }
   json_decref(root);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api_fe_key.h"
 #include "api_service.h"
 #include "core_formula.h"
 #include "core_potential.h"
@@ -54,6 +55,11 @@ struct api_model_view {
    * and then shared by every request (NULL until then; set once with a
    * compare-and-swap, freed with the view): the body text for row i. */
   _Atomic(char *) *pot_json;
+  /* The estimated fixed effects by level key, one map per factor in the
+   * formula's order ("fixed_effect_values" of fe and ppml answers; n_fe is
+   * 0 for other models and for answers stored before they were written). */
+  size_t n_fe;
+  api_fe_map *fe;
   size_t bytes; /* approximate memory held, for the cache's budget */
 };
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api_core.h"
+#include "api_fe_key.h"
 #include "api_json.h"
 #include "api_models_int.h"
 
@@ -508,6 +509,47 @@ static json_t *factors_json(api_out *o, size_t nf, char **label,
   return arr;
 }
 
+/* "fixed_effect_values": for each factor, the key and value of every level
+ * with an estimated effect (api_fe_key.h), so that the stored model can
+ * predict new rows of those levels. A level's key is read from its first
+ * row in the data. */
+static json_t *fe_values_json(model_ctx *c, api_out *o, size_t nf,
+                              const char *const *labels, double *const *fe) {
+  const core_panel *p = c->data.panel;
+  json_t *arr = json_array();
+  for (size_t f = 0; f < nf; f++) {
+    size_t L = c->n_levels[f];
+    size_t *first = malloc((L ? L : 1) * sizeof *first);
+    if (first == NULL) {
+      o->failed = true;
+      break;
+    }
+    for (size_t l = 0; l < L; l++)
+      first[l] = SIZE_MAX;
+    for (size_t r = 0; r < p->n; r++) {
+      size_t l = c->panel_levels[f][r];
+      if (l != CORE_HDFE_NO_LEVEL && l < L && first[l] == SIZE_MAX)
+        first[l] = r;
+    }
+    json_t *levels = json_array();
+    for (size_t l = 0; l < L; l++) {
+      if (first[l] == SIZE_MAX || !isfinite(fe[f][l])) continue;
+      json_t *parts = api_fe_key_parts(p, labels[f], first[l]);
+      if (parts == NULL) continue;
+      json_t *e = json_object();
+      api_out_set(o, e, "key", parts);
+      api_out_set(o, e, "value", json_real(fe[f][l]));
+      api_out_push(o, levels, e);
+    }
+    free(first);
+    json_t *e = json_object();
+    api_out_set(o, e, "factor", json_string(labels[f]));
+    api_out_set(o, e, "levels", levels);
+    api_out_push(o, arr, e);
+  }
+  return arr;
+}
+
 static void answer_fe(model_ctx *c, api_out *o, json_t *body) {
   const core_fe_result *r = c->fe;
   double n = (double)r->n;
@@ -527,6 +569,9 @@ static void answer_fe(model_ctx *c, api_out *o, json_t *body) {
   api_out_set(o, fe, "iterations", json_integer((json_int_t)r->iterations));
   api_out_set(o, fe, "converged", json_boolean(r->converged));
   api_out_set(o, body, "fixed_effects", fe);
+  api_out_set(
+      o, body, "fixed_effect_values",
+      fe_values_json(c, o, r->nf, (const char *const *)r->fe_label, r->fe));
   json_t *dropped = json_object_get(body, "dropped");
   api_out_set(o, dropped, "singletons",
               json_integer((json_int_t)r->n_singletons));
@@ -575,6 +620,13 @@ static void answer_ppml(model_ctx *c, api_out *o, json_t *body) {
                 factors_json(o, r->nf, labels, r->fe_levels, NULL, NULL));
   }
   api_out_set(o, body, "ppml", pp);
+  if (r->nf > 0) {
+    const char *labels[CORE_HDFE_MAX_FACTORS];
+    for (size_t f = 0; f < r->nf; f++)
+      labels[f] = core_formula_fe_label(c->formula, f);
+    api_out_set(o, body, "fixed_effect_values",
+                fe_values_json(c, o, r->nf, labels, r->fe));
+  }
   json_t *conv = json_object();
   api_out_set(o, conv, "converged", json_boolean(r->conv.converged));
   api_out_set(o, conv, "iterations",

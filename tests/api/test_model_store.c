@@ -1144,6 +1144,33 @@ Test(model_predict, a_model_stored_without_its_potential_is_not_supported) {
   fixture_done(&f);
 }
 
+/* A model with fixed effects whose answer predates "fixed_effect_values"
+ * cannot know the effects of new rows: 422, and how to get them. */
+Test(model_predict, a_fe_model_stored_without_its_effects_is_not_supported) {
+  fixture f;
+  fixture_init(&f);
+  char *id = stored_gravity(&f);
+  json_t *old = json_loads(f.m.models[0].result, 0, NULL);
+  const char *formula = json_string_value(json_object_get(old, "formula"));
+  char fe_formula[512];
+  snprintf(fe_formula, sizeof fe_formula, "%s | reporter", formula);
+  json_object_set_new(old, "formula", json_string(fe_formula));
+  json_object_set_new(old, "estimator", json_string("fe"));
+  const char *old_id = "m_0e3c2d1b0a99887766554433221100aa";
+  json_object_set_new(old, "id", json_string(old_id));
+  char *text = json_dumps(old, JSON_COMPACT | JSON_REAL_PRECISION(17));
+  json_decref(old);
+  store_answer(&f, old_id, f.m.models[0].dataset_id, text);
+  free(text);
+  answer a = predict_rows(&f, old_id, gravity_rows());
+  const char *d = assert_answer_problem(&a, 422, "not-supported", "/path/id");
+  cr_assert(strstr(d, "fixed-effect values") && strstr(d, "fit it again"), "%s",
+            d);
+  answer_free(&a);
+  free(id);
+  fixture_done(&f);
+}
+
 Test(model_predict, unknown_model_is_not_found) {
   fixture f;
   fixture_init(&f);

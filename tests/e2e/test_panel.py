@@ -121,11 +121,18 @@ class PanelEstimators(g.ServerTestCase, unittest.TestCase):
         self.assertEqual(same["id"], m["id"])
         # Potentials exist in levels: exp(fitted) times the smearing factor.
         self.assertTrue(any(p["k"] is not None for p in m["potentials"]))
-        # New rows of a fixed-effects model are not predicted (the stored
-        # model keeps no fixed-effect values): a clear 422.
+        # Rows are predicted from the stored fixed-effect values (held-out
+        # rows against R: test_predict_fe.py): the fit's own rows give
+        # its potentials.
         r = self.srv.post("/v1/models/%s/predict" % m["id"],
                           {"data": {"rows": panel_rows()[:3]}})
-        self.assertProblem(r, 422, "not-supported", ["/path/id"])
+        self.assertEqual(r.status, 200, r.text)
+        pot = {(p["reporter"], p["partner"], p["year"]): p["predicted"]
+               for p in m["potentials"]}
+        for p in r.json["predictions"]:
+            want = pot[(p["reporter"], p["partner"], p["year"])]
+            self.assertAlmostEqual(p["predicted"], want,
+                                   delta=1e-12 * abs(want))
 
     def test_two_way_fe_and_two_way_clusters(self):
         xs = ["lgdp_o", "lgdp_d", "rta"]
