@@ -318,7 +318,8 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
   core_hdfe *h = NULL;
   double *buf = NULL, **cols = NULL, *work = NULL, *fe_tmp = NULL;
   double *mean0 = NULL;
-  size_t *cl1 = NULL, *cl2 = NULL, *cl12 = NULL, *rowsv = NULL;
+  size_t *cl1 = NULL, *cl2 = NULL, *cl12 = NULL;
+  const size_t *rowsv = NULL;
   double **xk = NULL;
   core_ols_result *ols = NULL;
   size_t *kept_idx = NULL;
@@ -365,14 +366,13 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
    * are demeaned in place (X and y keep the original values). */
   buf = core_alloc((p + 1) * m, sizeof *buf);
   cols = malloc((p + 1) * sizeof *cols);
-  rowsv = core_alloc(m, sizeof *rowsv);
-  if (!buf || !cols || !rowsv) goto nomem;
+  rowsv = core_hdfe_rows(h);
+  if (!buf || !cols) goto nomem;
   for (size_t j = 0; j <= p; j++)
     cols[j] = buf + j * m;
   for (size_t i = 0; i < m; i++) {
-    size_t row = core_hdfe_row(h, i);
+    size_t row = rowsv[i];
     const double *xr = X->data + row * X->tda;
-    rowsv[i] = row;
     cols[0][i] = y->data[row * y->stride];
     for (size_t j = 0; j < p; j++)
       cols[j + 1][i] = xr[j];
@@ -761,7 +761,6 @@ cleanup:
   free(cl2);
   free(cl12);
   free(kept_idx);
-  free(rowsv);
   free(xk);
   free(mean0);
   core_ols_result_free(ols);

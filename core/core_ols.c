@@ -119,10 +119,10 @@ static void move_to_end(qr_state *q, size_t l) {
  * reflector of position l is H = I - v v' / v[0] with v stored in
  * col[l][l..n-1] (v[0] = vl[l]); R's strict upper triangle is in the rows
  * above the diagonal of the kept columns and its diagonal in rdiag. */
-static void qr_factor(qr_state *q, double tol) {
+static void qr_factor(qr_state *q, double tol, bool have_norms) {
   size_t n = q->n, p = q->p;
   for (size_t j = 0; j < p; j++) {
-    q->nrm[j] = cblas_dnrm2((int)n, q->col[j], 1);
+    if (!have_norms) q->nrm[j] = cblas_dnrm2((int)n, q->col[j], 1);
     q->orig[j] = q->nrm[j] == 0.0 ? 1.0 : q->nrm[j];
   }
   size_t lup = n < p ? n : p;
@@ -487,9 +487,10 @@ static core_status fit_block(double *const *cols, size_t n, size_t p,
                         j);
       goto cleanup;
     }
+    q.nrm[j] = cn; /* the QR starts from these norms */
   }
 
-  qr_factor(&q, CORE_OLS_RANK_TOL);
+  qr_factor(&q, CORE_OLS_RANK_TOL, true);
   size_t k = q.k;
   if (k == 0) {
     st = core_err_set(err, CORE_ESINGULAR,
@@ -889,7 +890,7 @@ core_status core_ols_rank_scratch(double *const *cols, size_t n, size_t p,
     q.col[j] = cols[j];
     q.perm[j] = j;
   }
-  qr_factor(&q, CORE_OLS_RANK_TOL);
+  qr_factor(&q, CORE_OLS_RANK_TOL, false);
   for (size_t a = 0; a < q.k; a++)
     dropped[q.perm[a]] = false;
   *rank = q.k;
