@@ -432,17 +432,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   double seconds = elapsed_since(&ctx->start);
   int status = ctx->replied ? ctx->status : 0;
   srv_metrics_request(ctx->match.path_index, ctx->method, status, seconds);
-  json_t *fields = json_pack(
-      "{s:o, s:o, s:i, s:I, s:f, s:s}", "method", srv_log_string(ctx->method),
-      "path", srv_log_string(ctx->path), "status", status, "bytes",
-      (json_int_t)ctx->bytes, "duration_ms",
-      (double)((long long)(seconds * 1e6)) / 1e3, "remote", ctx->remote);
-  if (fields != NULL && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-    json_object_set_new(fields, "aborted", json_true());
   /* Client faults are routine (info); only the server's own failures are
    * errors, and those were logged with file and line where they happened. */
-  srv_log_json(status >= 500 && status != 503 ? "error" : "info", "access",
-               fields);
+  srv_log_access(status >= 500 && status != 503, ctx->method, ctx->path, status,
+                 ctx->bytes, (double)((long long)(seconds * 1e6)) / 1e3,
+                 ctx->remote, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
   srv_buf_free(&ctx->body);
   free(ctx->path);
   free(ctx);

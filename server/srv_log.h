@@ -3,6 +3,8 @@
 #ifndef GRAVITAS_SRV_LOG_H
 #define GRAVITAS_SRV_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -27,6 +29,13 @@ void srv_log_json(const char *level, const char *event, json_t *fields);
 int srv_log_start_flusher(unsigned interval_ms);
 /* Stops the flusher and flushes; lines are flushed one by one again. */
 void srv_log_stop_flusher(void);
+
+/* The access line of one request, as srv_log_json("info" or "error",
+ * "access", {method, path, status, bytes, duration_ms, remote[, aborted]})
+ * would write it, without building a JSON tree. */
+void srv_log_access(bool error, const char *method, const char *path,
+                    int status, size_t bytes, double duration_ms,
+                    const char *remote, bool aborted);
 
 /* A JSON string for s that is always valid: when s is not UTF-8 (a client
  * may send any bytes in a path), every byte >= 0x80 becomes '?'. Returns

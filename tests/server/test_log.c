@@ -70,6 +70,41 @@ Test(log, error_has_file_and_line) {
   json_decref(j);
 }
 
+/* srv_log_access writes the bytes srv_log_json writes for the same access
+ * fields: ordinary and hostile paths (quotes, control characters, bytes
+ * that are not UTF-8), whole and fractional durations, aborted requests,
+ * error lines. */
+Test(log, access_lines_are_the_json_lines) {
+  const struct {
+    bool error, aborted;
+    const char *method, *path;
+    int status;
+    size_t bytes;
+    double ms;
+  } c[] = {{false, false, "GET", "/v1/potential", 200, 324, 0.008},
+           {true, false, "POST", "/v1/models", 500, 1234567, 12.0},
+           {false, true, "PUT", "/a\"b\\c\x01\t/\xff\xfe", 400, 0, 1234.567},
+           {false, false, "GET", "/\xc3\xa9t\xc3\xa9", 404, 17, 1e-3},
+           {false, false, "GET", NULL, 0, 0, 0.0}};
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    json_t *fields = json_pack(
+        "{s:o, s:o, s:i, s:I, s:f, s:s}", "method", srv_log_string(c[i].method),
+        "path", srv_log_string(c[i].path), "status", c[i].status, "bytes",
+        (json_int_t)c[i].bytes, "duration_ms", c[i].ms, "remote", "::1");
+    if (c[i].aborted) json_object_set_new(fields, "aborted", json_true());
+    srv_log_json(c[i].error ? "error" : "info", "access", fields);
+    fflush(sink);
+    char *want = strdup(captured);
+    rewind(sink);
+    srv_log_access(c[i].error, c[i].method, c[i].path, c[i].status, c[i].bytes,
+                   c[i].ms, "::1", c[i].aborted);
+    fflush(sink);
+    cr_assert_str_eq(captured, want, "case %zu", i);
+    free(want);
+    rewind(sink);
+  }
+}
+
 /* ---- the access-line flusher ---------------------------------------------
  */
 
