@@ -96,6 +96,28 @@ typedef struct qr_state {
   double *orig;   /* original column norms (1 for a zero column) */
 } qr_state;
 
+/* The per-column arrays of q (p of each); false when memory runs out (what
+ * was allocated is then freed by qr_state_free). */
+static bool qr_state_alloc(qr_state *q, size_t p) {
+  size_t pp = p ? p : 1;
+  q->col = malloc(pp * sizeof *q->col);
+  q->perm = malloc(pp * sizeof *q->perm);
+  q->vl = malloc(pp * sizeof *q->vl);
+  q->rdiag = malloc(pp * sizeof *q->rdiag);
+  q->nrm = malloc(pp * sizeof *q->nrm);
+  q->orig = malloc(pp * sizeof *q->orig);
+  return q->col && q->perm && q->vl && q->rdiag && q->nrm && q->orig;
+}
+
+static void qr_state_free(qr_state *q) {
+  free(q->col);
+  free(q->perm);
+  free(q->vl);
+  free(q->rdiag);
+  free(q->nrm);
+  free(q->orig);
+}
+
 /* Moves the column at position l to the end (dqrdc2's cycling). */
 static void move_to_end(qr_state *q, size_t l) {
   double *c = q->col[l];
@@ -249,20 +271,7 @@ static void sandwich(size_t k, const double *Ri, const double *M, double scale,
 static double quad_form_inv(size_t m, const double *A, const double *b,
                             double *L, double *z) {
   memcpy(L, A, m * m * sizeof *L);
-  for (size_t j = 0; j < m; j++) {
-    double d = L[j * m + j];
-    for (size_t a = 0; a < j; a++)
-      d -= L[j * m + a] * L[j * m + a];
-    if (!(d > 0.0) || !isfinite(d)) return NAN;
-    d = sqrt(d);
-    L[j * m + j] = d;
-    for (size_t i = j + 1; i < m; i++) {
-      double s = L[i * m + j];
-      for (size_t a = 0; a < j; a++)
-        s -= L[i * m + a] * L[j * m + a];
-      L[i * m + j] = s / d;
-    }
-  }
+  if (!core_cholesky(L, m, 0.0)) return NAN;
   double w = 0.0;
   for (size_t i = 0; i < m; i++) {
     double s = b[i];
@@ -441,17 +450,11 @@ static core_status fit_block(double *const *cols, size_t n, size_t p,
                   vc->kind == CORE_VCOV_HC2 || vc->kind == CORE_VCOV_HC3;
   bool want_q = want_lev || hc || vc->kind == CORE_VCOV_CLUSTER;
 
-  q.col = malloc(p * sizeof *q.col);
-  q.perm = malloc(p * sizeof *q.perm);
-  q.vl = malloc(p * sizeof *q.vl);
-  q.rdiag = malloc(p * sizeof *q.rdiag);
-  q.nrm = malloc(p * sizeof *q.nrm);
-  q.orig = malloc(p * sizeof *q.orig);
+  bool q_ok = qr_state_alloc(&q, p);
   qty = core_alloc(n, sizeof *qty);
   is_const = calloc(p, sizeof *is_const);
   r = result_alloc(n, p, !(flags & CORE_OLS_NO_FITTED), want_lev);
-  if (!q.col || !q.perm || !q.vl || !q.rdiag || !q.nrm || !q.orig || !qty ||
-      !is_const || !r) {
+  if (!q_ok || !qty || !is_const || !r) {
     st = core_err_set(err, CORE_ENOMEM, "out of memory for OLS (%zu x %zu)", n,
                       p);
     goto cleanup;
@@ -744,12 +747,7 @@ static core_status fit_block(double *const *cols, size_t n, size_t p,
 
 cleanup:
   core_ols_result_free(r);
-  free(q.col);
-  free(q.perm);
-  free(q.vl);
-  free(q.rdiag);
-  free(q.nrm);
-  free(q.orig);
+  qr_state_free(&q);
   free(qty);
   free(is_const);
   free(R);
@@ -875,14 +873,8 @@ core_status core_ols_rank_scratch(double *const *cols, size_t n, size_t p,
       }
   }
   qr_state q = {.n = n, .p = p};
-  q.col = malloc((p ? p : 1) * sizeof *q.col);
-  q.perm = malloc((p ? p : 1) * sizeof *q.perm);
-  q.vl = malloc((p ? p : 1) * sizeof *q.vl);
-  q.rdiag = malloc((p ? p : 1) * sizeof *q.rdiag);
-  q.nrm = malloc((p ? p : 1) * sizeof *q.nrm);
-  q.orig = malloc((p ? p : 1) * sizeof *q.orig);
   core_status st = CORE_OK;
-  if (!q.col || !q.perm || !q.vl || !q.rdiag || !q.nrm || !q.orig) {
+  if (!qr_state_alloc(&q, p)) {
     st = core_err_set(err, CORE_ENOMEM, "out of memory for the rank");
     goto cleanup;
   }
@@ -895,13 +887,26 @@ core_status core_ols_rank_scratch(double *const *cols, size_t n, size_t p,
     dropped[q.perm[a]] = false;
   *rank = q.k;
 cleanup:
-  free(q.col);
-  free(q.perm);
-  free(q.vl);
-  free(q.rdiag);
-  free(q.nrm);
-  free(q.orig);
+  qr_state_free(&q);
   return st;
+}
+
+bool core_cholesky(double *A, size_t k, double rel_tol) {
+  for (size_t j = 0; j < k; j++) {
+    double ajj = A[j * k + j], d = ajj;
+    for (size_t a = 0; a < j; a++)
+      d -= A[j * k + a] * A[j * k + a];
+    if (!isfinite(d) || !(d > rel_tol * ajj) || !(d > 0.0)) return false;
+    d = sqrt(d);
+    A[j * k + j] = d;
+    for (size_t i = j + 1; i < k; i++) {
+      double s = A[i * k + j];
+      for (size_t a = 0; a < j; a++)
+        s -= A[i * k + a] * A[j * k + a];
+      A[i * k + j] = s / d;
+    }
+  }
+  return true;
 }
 
 core_status core_check_design(const gsl_matrix *X, bool has_intercept,

@@ -117,6 +117,13 @@ core_status core_ols_fit_scratch(double *const *cols, const double *y, size_t n,
  * naming it; sizes), CORE_ENOMEM. */
 core_status core_ols_rank_scratch(double *const *cols, size_t n, size_t p,
                                   bool *dropped, size_t *rank, core_err *err);
+/* In-place Cholesky factorisation A = L L' of the symmetric k x k matrix A
+ * (row-major; its lower triangle is read and overwritten with L, the strict
+ * upper triangle is left alone). False, with A part-way, when a pivot (the
+ * squared norm of what is left of a column) is not finite, not positive, or
+ * not above rel_tol times the column's diagonal entry (0: any positive
+ * pivot). */
+bool core_cholesky(double *A, size_t k, double rel_tol);
 /* Frees r and everything it owns. NULL is a no-op. */
 void core_ols_result_free(core_ols_result *r);
 

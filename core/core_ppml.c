@@ -344,20 +344,7 @@ static bool chol_step(size_t m, size_t k, double *const *cols, const double *w,
     }
   }
   /* In-place Cholesky G = L L' (lower triangle). */
-  for (size_t j = 0; j < k; j++) {
-    double gjj = G[j * k + j], djj = gjj;
-    for (size_t a = 0; a < j; a++)
-      djj -= G[j * k + a] * G[j * k + a];
-    if (!isfinite(djj) || !(djj > CHOL_PIVOT_TOL * gjj)) return false;
-    djj = sqrt(djj);
-    G[j * k + j] = djj;
-    for (size_t i = j + 1; i < k; i++) {
-      double v = G[i * k + j];
-      for (size_t a = 0; a < j; a++)
-        v -= G[i * k + a] * G[j * k + a];
-      G[i * k + j] = v / djj;
-    }
-  }
+  if (!core_cholesky(G, k, CHOL_PIVOT_TOL)) return false;
   for (int pass = 0; pass < 2; pass++) {
     double *x = pass == 0 ? beta : d;
     if (pass == 1) {

@@ -1125,3 +1125,28 @@ Test(ols_cols, rank_alone_matches_the_fit) {
   gsl_matrix_free(X);
   gsl_vector_free(y);
 }
+
+/* core_cholesky: L L' rebuilds A; an indefinite matrix and (with rel_tol) a
+ * nearly singular one are refused. */
+Test(ols_cols, cholesky_factors_and_refuses) {
+  double A[9] = {4.0, 2.0, -2.0, 2.0, 10.0, 2.0, -2.0, 2.0, 5.0};
+  double L[9];
+  memcpy(L, A, sizeof A);
+  cr_assert(core_cholesky(L, 3, 0.0));
+  for (size_t i = 0; i < 3; i++)
+    for (size_t j = 0; j <= i; j++) {
+      double s = 0.0;
+      for (size_t a = 0; a <= j; a++)
+        s += L[i * 3 + a] * L[j * 3 + a];
+      cr_assert_float_eq(s, A[i * 3 + j], 1e-14, "(%zu, %zu)", i, j);
+    }
+  cr_assert_float_eq(L[0], 2.0, 1e-15);
+  cr_assert_float_eq(L[4], 3.0, 1e-15);
+  double B[4] = {1.0, 2.0, 2.0, 1.0}; /* eigenvalues 3 and -1 */
+  cr_assert_not(core_cholesky(B, 2, 0.0));
+  double C[4] = {1.0, 1.0, 1.0, 1.0 + 1e-12}; /* pivot 1e-12 of 1 */
+  double D[4];
+  memcpy(D, C, sizeof C);
+  cr_assert(core_cholesky(C, 2, 0.0));
+  cr_assert_not(core_cholesky(D, 2, 1e-10));
+}
