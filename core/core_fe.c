@@ -434,8 +434,9 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
    * in place; the others keep X~ for their scores. */
   if (o.vcov == CORE_FE_VCOV_CLASSICAL)
     st = core_ols_fit_scratch(xk, cols[0], m, k1, false, NULL, o.level,
-                              CORE_OLS_NO_FITTED | CORE_OLS_NO_LEVERAGE, &ols,
-                              err);
+                              CORE_OLS_NO_FITTED | CORE_OLS_NO_LEVERAGE |
+                                  CORE_OLS_NO_RESID,
+                              &ols, err);
   else
     st = core_ols_fit_cols(
         (const double *const *)xk, cols[0], m, k1, false, NULL, o.level,

@@ -304,7 +304,7 @@ void core_ols_result_free(core_ols_result *r) {
 }
 
 static core_ols_result *result_alloc(size_t n, size_t p, bool fitted,
-                                     bool leverage) {
+                                     bool leverage, bool resid) {
   core_ols_result *r = calloc(1, sizeof *r);
   if (r == NULL) return NULL;
   r->dropped = calloc(p, sizeof *r->dropped);
@@ -316,10 +316,10 @@ static core_ols_result *result_alloc(size_t n, size_t p, bool fitted,
   r->ci_high = malloc(p * sizeof *r->ci_high);
   r->V = malloc(p * p * sizeof *r->V);
   r->fitted = fitted ? core_alloc(n, sizeof *r->fitted) : NULL;
-  r->resid = core_alloc(n, sizeof *r->resid);
+  r->resid = resid ? core_alloc(n, sizeof *r->resid) : NULL;
   r->leverage = leverage ? core_alloc(n, sizeof *r->leverage) : NULL;
   if (!r->dropped || !r->beta || !r->se || !r->t || !r->p_value || !r->ci_low ||
-      !r->ci_high || !r->V || (fitted && !r->fitted) || !r->resid ||
+      !r->ci_high || !r->V || (fitted && !r->fitted) || (resid && !r->resid) ||
       (leverage && !r->leverage)) {
     core_ols_result_free(r);
     return NULL;
@@ -453,7 +453,13 @@ static core_status fit_block(double *const *cols, size_t n, size_t p,
   bool q_ok = qr_state_alloc(&q, p);
   qty = core_alloc(n, sizeof *qty);
   is_const = calloc(p, sizeof *is_const);
-  r = result_alloc(n, p, !(flags & CORE_OLS_NO_FITTED), want_lev);
+  /* The residuals: for the fitted values and the robust variances, or
+   * when asked for; the classical variance needs only their sum of
+   * squares, the squared tail of Q'y. */
+  bool want_resid = !(flags & CORE_OLS_NO_RESID) ||
+                    !(flags & CORE_OLS_NO_FITTED) ||
+                    vc->kind != CORE_VCOV_CLASSICAL;
+  r = result_alloc(n, p, !(flags & CORE_OLS_NO_FITTED), want_lev, want_resid);
   if (!q_ok || !qty || !is_const || !r) {
     st = core_err_set(err, CORE_ENOMEM, "out of memory for OLS (%zu x %zu)", n,
                       p);
@@ -535,10 +541,12 @@ static core_status fit_block(double *const *cols, size_t n, size_t p,
     beta_piv[a] = s / R[a * k + a];
   }
   double *resid = r->resid;
-  memset(resid, 0, k * sizeof *resid);
-  memcpy(resid + k, qty + k, (n - k) * sizeof *resid);
-  for (size_t l = k; l-- > 0;)
-    apply_reflector(&q, l, resid);
+  if (resid != NULL) {
+    memset(resid, 0, k * sizeof *resid);
+    memcpy(resid + k, qty + k, (n - k) * sizeof *resid);
+    for (size_t l = k; l-- > 0;)
+      apply_reflector(&q, l, resid);
+  }
   if (r->fitted)
     for (size_t i = 0; i < n; i++)
       r->fitted[i] = yv[i * ys] - resid[i];
@@ -567,7 +575,8 @@ static core_status fit_block(double *const *cols, size_t n, size_t p,
   }
 
   /* Sums of squares. */
-  double ssr = cblas_ddot((int)n, resid, 1, resid, 1);
+  double ssr = resid != NULL ? cblas_ddot((int)n, resid, 1, resid, 1)
+                             : cblas_ddot((int)(n - k), qty + k, 1, qty + k, 1);
   double sst = 0.0;
   if (has_intercept) {
     double mean = 0.0;

@@ -49,7 +49,7 @@ typedef struct core_ols_result {
   double *V;        /* p x p row-major variance of beta (NaN rows/cols for
                        dropped columns) */
   double *fitted;   /* n (NULL with CORE_OLS_NO_FITTED) */
-  double *resid;    /* n */
+  double *resid;    /* n (NULL with CORE_OLS_NO_RESID, see there) */
   double *leverage; /* n, h_ii (NULL with CORE_OLS_NO_LEVERAGE, unless
                        HC2/HC3 needed them) */
 
@@ -90,6 +90,9 @@ core_status core_ols_fit(const gsl_matrix *X, const gsl_vector *y,
  * costly as the QR itself). */
 #define CORE_OLS_NO_FITTED 1u   /* fitted = NULL */
 #define CORE_OLS_NO_LEVERAGE 2u /* leverage = NULL unless HC2/HC3 */
+/* resid = NULL, unless the fitted values or a robust or cluster variance
+ * need them (the SSR is then the squared tail of Q'y). */
+#define CORE_OLS_NO_RESID 8u
 
 /* core_ols_fit on column-major data: cols[j] points at the n values of
  * column j, y at n values (stride 1; never modified). The same checks,
