@@ -860,10 +860,6 @@ static json_t *interpolated_json(model_ctx *c, api_out *o) {
   return arr;
 }
 
-json_t *api_mctx_key(char **keys, size_t r) {
-  return keys && keys[r] ? json_string(keys[r]) : json_null();
-}
-
 /* The "potentials" array of the answer as JSON text, written directly (the
  * bytes json_dumps would make from one object per row; api_text.h). */
 static void potentials_text(model_ctx *c, api_out *o, api_text *t) {

@@ -147,8 +147,6 @@ bool api_mctx_design_error(model_ctx *c, core_status st, const core_err *err);
  * actual from its outcome in levels. Returns false after answering 500 when
  * memory runs out. */
 bool api_mctx_pred_alloc(model_ctx *c);
-/* A string key of row r as JSON (null when missing). */
-json_t *api_mctx_key(char **keys, size_t r);
 
 /* The panel estimators (api_models_panel.c): fixed effects, random
  * effects, PPML. prepare checks the formula and options against the

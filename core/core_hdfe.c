@@ -366,9 +366,6 @@ size_t core_hdfe_n_obs(const core_hdfe *h) {
 size_t core_hdfe_n_factors(const core_hdfe *h) {
   return h ? h->nf : 0;
 }
-size_t core_hdfe_row(const core_hdfe *h, size_t i) {
-  return (h && i < h->m) ? h->rows[i] : CORE_HDFE_NO_LEVEL;
-}
 const size_t *core_hdfe_rows(const core_hdfe *h) {
   return h ? h->rows : NULL;
 }

@@ -84,9 +84,8 @@ void core_hdfe_free(core_hdfe *h); /* NULL is a no-op */
 
 size_t core_hdfe_n_obs(const core_hdfe *h);     /* m, the kept rows */
 size_t core_hdfe_n_factors(const core_hdfe *h); /* nf */
-/* Original row index (0..n-1) of kept row i (i < m). */
-size_t core_hdfe_row(const core_hdfe *h, size_t i);
-/* All of them: m original row indices, in order (owned by h). */
+/* The original row indices (0..n-1) of the m kept rows, in order (owned by
+ * h). */
 const size_t *core_hdfe_rows(const core_hdfe *h);
 /* Levels of factor f that have at least one kept row. */
 size_t core_hdfe_n_levels(const core_hdfe *h, size_t f);
