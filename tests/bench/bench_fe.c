@@ -6,14 +6,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <gsl/gsl_errno.h>
 
 #include "core_fe.h"
 #include "core_mem.h"
 
-#include "bench_mem.h"
+#include "bench_util.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
@@ -29,19 +28,6 @@ static double gauss(void) {
   for (int i = 0; i < 12; i++)
     s += unif();
   return s - 6.0;
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU time of the process: the wall time is unreliable on a loaded host. */
-static double cpu(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int run(size_t n, const char *csv) {
@@ -87,9 +73,9 @@ static int run(size_t n, const char *csv) {
   core_fe_result *r = NULL;
   for (int rep = 0; rep < 5; rep++) {
     core_err e;
-    double t0 = now(), c0 = cpu();
+    double t0 = now(), c0 = cpu_now();
     core_status st = core_fe_fit(X, y, labels, fe, 2, NULL, &r, &e);
-    double dt = now() - t0, dc = cpu() - c0;
+    double dt = now() - t0, dc = cpu_now() - c0;
     if (dc < best_cpu) best_cpu = dc;
     if (st != CORE_OK) {
       fprintf(stderr, "fit failed: %s\n", e.msg);

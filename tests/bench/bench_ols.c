@@ -5,12 +5,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <gsl/gsl_errno.h>
 
 #include "core_ols.h"
 #include "core_mem.h"
+
+#include "bench_util.h"
 
 enum { P = 8 };
 
@@ -32,19 +33,6 @@ static double gauss(void) {
   return s - 6.0;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU time of the process: the wall time is unreliable on a loaded host. */
-static double cpu(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int run(size_t n) {
   gsl_matrix *X = gsl_matrix_alloc(n, P);
   gsl_vector *y = gsl_vector_alloc(n);
@@ -64,9 +52,9 @@ static int run(size_t n) {
   for (int rep = 0; rep < 3; rep++) {
     core_ols_result *r = NULL;
     core_err e;
-    double t0 = now(), c0 = cpu();
+    double t0 = now(), c0 = cpu_now();
     core_status st = core_ols_fit(X, y, true, &vc, 0.95, &r, &e);
-    double dt = now() - t0, dc = cpu() - c0;
+    double dt = now() - t0, dc = cpu_now() - c0;
     if (st != CORE_OK) {
       fprintf(stderr, "fit failed: %s\n", e.msg);
       return 1;

@@ -11,14 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <gsl/gsl_errno.h>
 
 #include "core_ppml.h"
 #include "core_mem.h"
 
-#include "bench_mem.h"
+#include "bench_util.h"
 
 #define K 5
 #define FIXEST_1E6_SECONDS 1.2
@@ -92,18 +91,6 @@ static void release(data *d) {
   gsl_vector_free(d->y);
   free(d->a);
   free(d->b);
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static double run(const char *label, data *d, double *cpu) {
