@@ -28,12 +28,9 @@ static int part_kind(const core_panel *p, const char *name, size_t len,
   return *col ? 4 : 0;
 }
 
-/* Calls fn for each part of label ("a^b^c"); stops at the first false. */
-typedef bool (*part_fn)(const core_panel *p, int kind, const double *col,
-                        size_t r, void *ctx);
-
-static bool each_part(const core_panel *p, const char *label, size_t r,
-                      part_fn fn, void *ctx) {
+bool api_fe_factor_resolve(const core_panel *p, const char *label,
+                           api_fe_factor *out) {
+  out->n = 0;
   const char *s = label;
   for (;;) {
     const char *caret = strchr(s, '^');
@@ -45,9 +42,11 @@ static bool each_part(const core_panel *p, const char *label, size_t r,
     }
     while (len > 0 && s[len - 1] == ' ')
       len--;
-    const double *col = NULL;
-    int kind = part_kind(p, s, len, &col);
-    if (kind == 0 || !fn(p, kind, col, r, ctx)) return false;
+    if (out->n == CORE_HDFE_MAX_FACTORS) return false;
+    out->col[out->n] = NULL;
+    out->kind[out->n] = part_kind(p, s, len, &out->col[out->n]);
+    if (out->kind[out->n] == 0) return false;
+    out->n++;
     if (!caret) return true;
     s = caret + 1;
   }
@@ -57,26 +56,24 @@ static double no_negative_zero(double v) {
   return v == 0.0 ? 0.0 : v;
 }
 
-static bool part_json(const core_panel *p, int kind, const double *col,
-                      size_t r, void *ctx) {
-  json_t *arr = ctx, *v = NULL;
-  if (kind == 1 || kind == 2) {
-    const char *s = kind == 1 ? p->reporter[r] : p->partner[r];
-    v = s ? json_string(s) : NULL;
-  } else if (kind == 3) {
-    v = json_integer(p->year[r]);
-  } else if (!isnan(col[r])) {
-    v = json_real(no_negative_zero(col[r]));
-  }
-  return v != NULL && json_array_append_new(arr, v) == 0;
-}
-
-json_t *api_fe_key_parts(const core_panel *p, const char *label, size_t r) {
+json_t *api_fe_key_parts(const core_panel *p, const api_fe_factor *fac,
+                         size_t r) {
   json_t *arr = json_array();
-  if (arr == NULL) return NULL;
-  if (!each_part(p, label, r, part_json, arr)) {
-    json_decref(arr);
-    return NULL;
+  for (size_t k = 0; arr != NULL && k < fac->n; k++) {
+    json_t *v = NULL;
+    int kind = fac->kind[k];
+    if (kind == 1 || kind == 2) {
+      const char *s = kind == 1 ? p->reporter[r] : p->partner[r];
+      v = s ? json_string(s) : NULL;
+    } else if (kind == 3) {
+      v = json_integer(p->year[r]);
+    } else if (!isnan(fac->col[k][r])) {
+      v = json_real(no_negative_zero(fac->col[k][r]));
+    }
+    if (v == NULL || json_array_append_new(arr, v) != 0) {
+      json_decref(arr);
+      arr = NULL;
+    }
   }
   return arr;
 }
@@ -86,41 +83,31 @@ static void put_number(api_text *t, double v) {
   api_text_put(t, buf, api_fmt_g17(no_negative_zero(v), buf));
 }
 
-typedef struct text_ctx {
-  api_text *t;
-  bool first;
-} text_ctx;
-
-static bool part_text(const core_panel *p, int kind, const double *col,
-                      size_t r, void *ctx) {
-  text_ctx *c = ctx;
-  if (!c->first) api_text_put(c->t, SEP, 1);
-  c->first = false;
-  if (kind == 1 || kind == 2) {
-    const char *s = kind == 1 ? p->reporter[r] : p->partner[r];
-    if (s == NULL) return false;
-    api_text_raw(c->t, s);
-  } else if (kind == 3) {
-    api_text_int(c->t, p->year[r]);
-  } else {
-    if (isnan(col[r])) return false;
-    put_number(c->t, col[r]);
-  }
-  return !c->t->failed;
-}
-
 static void reset(api_text *t) {
   t->len = 0;
   t->failed = false;
   if (t->s) t->s[0] = '\0';
 }
 
-bool api_fe_key_text(const core_panel *p, const char *label, size_t r,
+bool api_fe_key_text(const core_panel *p, const api_fe_factor *fac, size_t r,
                      api_text *t) {
   reset(t);
-  text_ctx c = {t, true};
   api_text_put(t, "", 0);
-  return each_part(p, label, r, part_text, &c) && !t->failed;
+  for (size_t k = 0; k < fac->n; k++) {
+    if (k > 0) api_text_put(t, SEP, 1);
+    int kind = fac->kind[k];
+    if (kind == 1 || kind == 2) {
+      const char *s = kind == 1 ? p->reporter[r] : p->partner[r];
+      if (s == NULL) return false;
+      api_text_raw(t, s);
+    } else if (kind == 3) {
+      api_text_int(t, p->year[r]);
+    } else {
+      if (isnan(fac->col[k][r])) return false;
+      put_number(t, fac->col[k][r]);
+    }
+  }
+  return !t->failed;
 }
 
 bool api_fe_key_text_json(const json_t *parts, api_text *t) {

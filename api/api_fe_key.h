@@ -19,15 +19,29 @@
 #include <jansson.h>
 
 #include "api_text.h"
+#include "core_hdfe.h"
 #include "core_panel.h"
 
-/* The JSON parts of row r's level of factor label (a new array), or NULL
- * when a part is missing in that row or not in the panel (or no memory). */
-json_t *api_fe_key_parts(const core_panel *p, const char *label, size_t r);
+/* A factor's parts resolved against a panel once (for all its rows). */
+typedef struct api_fe_factor {
+  size_t n;                        /* parts */
+  int kind[CORE_HDFE_MAX_FACTORS]; /* reporter, partner, year, column */
+  const double *col[CORE_HDFE_MAX_FACTORS]; /* a numeric column's values */
+} api_fe_factor;
+
+/* Resolves label ("reporter^year") against p; false when a part is not in
+ * the panel. */
+bool api_fe_factor_resolve(const core_panel *p, const char *label,
+                           api_fe_factor *out);
+
+/* The JSON parts of row r's level (a new array), or NULL when a part is
+ * missing in that row (or no memory). */
+json_t *api_fe_key_parts(const core_panel *p, const api_fe_factor *fac,
+                         size_t r);
 
 /* The text key of row r's level into t (reset first). False when a part is
- * missing or unknown, or memory ran out. */
-bool api_fe_key_text(const core_panel *p, const char *label, size_t r,
+ * missing in that row, or memory ran out. */
+bool api_fe_key_text(const core_panel *p, const api_fe_factor *fac, size_t r,
                      api_text *t);
 
 /* The text key of stored JSON parts into t (reset first). False when parts

@@ -247,12 +247,22 @@ static bool add_fixed_effects(const api_model_view *v, predict_ctx *p,
   api_text key = {0};
   size_t unknown = 0;
   char first[200] = "";
+  /* Each factor's parts are looked up in the rows' panel once; a factor
+   * whose parts the rows lack makes every row's level unknown. */
+  api_fe_factor fac[CORE_HDFE_MAX_FACTORS];
+  bool known[CORE_HDFE_MAX_FACTORS];
+  for (size_t f = 0; f < nf; f++)
+    known[f] = api_fe_factor_resolve(
+        p->data.panel, core_formula_fe_label(v->formula, f), &fac[f]);
   for (size_t i = 0; i < p->d->n; i++) {
     size_t r = p->d->row[i];
     for (size_t f = 0; f < nf && isfinite(p->xb[i]); f++) {
       const char *label = core_formula_fe_label(v->formula, f);
       double fe = NAN;
-      bool have = api_fe_key_text(p->data.panel, label, r, &key) &&
+      key.len = 0;
+      if (key.s) key.s[0] = '\0';
+      bool have = known[f] &&
+                  api_fe_key_text(p->data.panel, &fac[f], r, &key) &&
                   api_fe_map_get(&v->fe[f], key.s, &fe);
       if (key.failed) {
         api_text_free(&key);
@@ -347,7 +357,7 @@ static void predict(const api_request *req, api_response *res,
   }
   size_t nf = core_formula_n_fe(v->formula);
   bool ppml = strcmp(v->estimator, "ppml") == 0;
-  if (nf > 0 && v->n_fe != nf) {
+  if (nf > 0 && (v->n_fe != nf || nf > CORE_HDFE_MAX_FACTORS)) {
     api_errors_add(&p->errs, "/path/id",
                    "this %s model was stored without its fixed-effect values "
                    "(answers stored before they were kept); fit it again to "

@@ -532,9 +532,11 @@ static json_t *fe_values_json(model_ctx *c, api_out *o, size_t nf,
         first[l] = r;
     }
     json_t *levels = json_array();
-    for (size_t l = 0; l < L; l++) {
+    api_fe_factor fac;
+    bool known = api_fe_factor_resolve(p, labels[f], &fac);
+    for (size_t l = 0; known && l < L; l++) {
       if (first[l] == SIZE_MAX || !isfinite(fe[f][l])) continue;
-      json_t *parts = api_fe_key_parts(p, labels[f], first[l]);
+      json_t *parts = api_fe_key_parts(p, &fac, first[l]);
       if (parts == NULL) continue;
       json_t *e = json_object();
       api_out_set(o, e, "key", parts);
