@@ -138,60 +138,6 @@ static size_t field_copy(const lexer *lx, const field *f, char *dst) {
 
 /* ---- values ------------------------------------------------------------ */
 
-/* Strict UTF-8 (no overlong forms, no surrogates, at most U+10FFFF), the
- * rule Jansson applies to JSON strings: a key that is not UTF-8 could not be
- * written back as JSON. */
-/* Length of the valid UTF-8 sequence at s[0, n) (n > 0), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  size_t k;
-  unsigned min;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    k = 1;
-    min = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    k = 2;
-    min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    k = 3;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (n <= k) return 0;
-  unsigned v = c & (0x3Fu >> k);
-  for (size_t j = 1; j <= k; j++) {
-    if ((s[j] & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (s[j] & 0x3Fu);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  return k + 1;
-}
-
-static bool utf8_valid(const unsigned char *s, size_t n) {
-  for (size_t i = 0; i < n;) {
-    size_t k = utf8_seq(s + i, n - i);
-    if (k == 0) return false;
-    i += k;
-  }
-  return true;
-}
-
-/* Replaces each byte that does not start a valid UTF-8 sequence with '?',
- * so that a message quoting the input can go into JSON. */
-static void utf8_sanitize(char *s) {
-  size_t n = strlen(s);
-  for (size_t i = 0; i < n;) {
-    size_t k = utf8_seq((const unsigned char *)s + i, n - i);
-    if (k == 0) {
-      s[i] = '?';
-      k = 1;
-    }
-    i += k;
-  }
-}
-
 static void trim(const char **t, size_t *n) {
   while (*n > 0 && (**t == ' ' || **t == '\t')) {
     (*t)++;
@@ -286,7 +232,7 @@ faultv(parser *P, const char *ptr, size_t line, size_t col, const char *fmt,
   if (P->n_errors < API_DATA_MAX_ERRORS) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    utf8_sanitize(msg);
+    api_utf8_sanitize(msg);
     api_errors_add(P->errs, ptr, "line %zu, column %zu: %s", line, col, msg);
   }
   P->n_errors++;
@@ -485,7 +431,7 @@ static void key_cell(parser *P, size_t k, size_t row, size_t j,
           P->cols[j].name, API_KEY_MAX);
     return;
   }
-  if (!utf8_valid((const unsigned char *)dst, n)) {
+  if (!api_utf8_valid(dst, n)) {
     fault(P, cell_ptr(P, row, j, ptr, sizeof ptr), f->line, j + 1,
           "the %s code is not valid UTF-8", P->cols[j].name);
     return;

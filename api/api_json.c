@@ -96,6 +96,59 @@ const char *api_pointer_index(char *buf, size_t bufsz, const char *base,
   return buf;
 }
 
+/* Strict UTF-8 (no overlong forms, no surrogates, at most U+10FFFF), the
+ * rule Jansson applies to JSON strings. Length of the valid UTF-8 sequence
+ * at s[0, n) (n > 0), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  size_t k;
+  unsigned min;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) {
+    k = 1;
+    min = 0x80;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    k = 2;
+    min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    k = 3;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (n <= k) return 0;
+  unsigned v = c & (0x3Fu >> k);
+  for (size_t j = 1; j <= k; j++) {
+    if ((s[j] & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (s[j] & 0x3Fu);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  return k + 1;
+}
+
+bool api_utf8_valid(const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    size_t k = utf8_seq(u + i, n - i);
+    if (k == 0) return false;
+    i += k;
+  }
+  return true;
+}
+
+char *api_utf8_sanitize(char *s) {
+  size_t n = strlen(s);
+  for (size_t i = 0; i < n;) {
+    size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+    if (k == 0) {
+      s[i] = '?';
+      k = 1;
+    }
+    i += k;
+  }
+  return s;
+}
+
 char *api_utf8_trim(char *buf) {
   size_t len = strlen(buf);
   /* Walk back over continuation bytes to the last lead byte and check that

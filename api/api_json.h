@@ -74,6 +74,15 @@ bool api_json_fields(const json_t *obj, const char *base,
  * truncating snprintf), so that Jansson accepts the text. Returns buf. */
 char *api_utf8_trim(char *buf);
 
+/* True when s[0, n) is strict UTF-8 (no overlong forms, no surrogates, at
+ * most U+10FFFF), the rule Jansson applies to JSON strings. */
+bool api_utf8_valid(const char *s, size_t n);
+
+/* Replaces each byte of the NUL-terminated s that does not start a valid
+ * UTF-8 sequence with '?', so that a message quoting the input (a CSV cell,
+ * or the token Jansson's error text quotes) can go into JSON. Returns s. */
+char *api_utf8_sanitize(char *s);
+
 /* "a string", "a number", ...: the noun phrase for a field type. */
 const char *api_ftype_name(api_ftype t);
 

@@ -1,5 +1,6 @@
 /* Responses, the error table and problem+json bodies (see api.h). */
 #include "api.h"
+#include "api_json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,8 +136,16 @@ void api_errors_add(api_errors *e, const char *pointer, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
-  json_array_append_new(
-      e->list, json_pack("{s:s, s:s}", "pointer", pointer, "detail", detail));
+  /* A message may quote the client's bytes; it must still be a JSON string
+   * (json_pack fails on invalid UTF-8 and the error would be lost). */
+  char ptr[API_POINTER_MAX];
+  if (!api_utf8_valid(pointer, strlen(pointer))) {
+    snprintf(ptr, sizeof ptr, "%s", pointer);
+    pointer = api_utf8_sanitize(ptr);
+  }
+  json_array_append_new(e->list,
+                        json_pack("{s:s, s:s}", "pointer", pointer, "detail",
+                                  api_utf8_sanitize(detail)));
 }
 
 size_t api_errors_count(const api_errors *e) {
@@ -156,6 +165,7 @@ void api_problem(api_response *res, api_error_code code, api_errors *errs,
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
+  api_utf8_sanitize(detail);
   char type[128];
   snprintf(type, sizeof type, "https://gravitas.dev/problems/%s",
            api_error_slug(code));

@@ -261,3 +261,46 @@ Test(json, unknown_fields_beyond_the_cap_are_counted) {
   api_errors_clear(&errs);
   json_decref(obj);
 }
+
+/* Found by fuzz_request: Jansson's error text quotes the offending token
+ * ("invalid escape near '"part\<0xd9>...'"), raw bytes included. The problem
+ * body must still be written (a 400, not a 500 for an unencodable detail). */
+Test(json, error_text_quoting_invalid_utf8_is_still_a_400) {
+  static const char body[] =
+      "\n{\"data\": {\"rows\": [{\"retrueer\": null, "
+      "\"part\\\331\227P\374\177\000\000\020 99998, "
+      "\"y\": 2.5, \"x\": 2.5}]}, \"formula\": \"y ~ x\"}";
+  api_env env = test_env();
+  api_request req = {.body = body, .body_len = sizeof body - 1, .env = &env};
+  api_response res = {0};
+  cr_assert_null(api_json_parse_body(&req, &env.limits, &res));
+  cr_assert_eq(res.status, 400);
+  json_t *p = problem_of(&res);
+  const char *d = json_string_value(json_object_get(p, "detail"));
+  cr_assert(strstr(d, "invalid escape") != NULL, "%s", d);
+  cr_assert(api_utf8_valid(d, strlen(d)));
+  json_decref(p);
+  api_response_free(&res);
+}
+
+Test(json, utf8_sanitize_and_valid) {
+  char a[] = "ok \xc3\xa9 \xff x \xc3";
+  cr_assert_not(api_utf8_valid(a, strlen(a)));
+  cr_assert_str_eq(api_utf8_sanitize(a), "ok \xc3\xa9 ? x ?");
+  cr_assert(api_utf8_valid(a, strlen(a)));
+  cr_assert_not(api_utf8_valid("\xed\xa0\x80", 3), "a surrogate");
+  cr_assert_not(api_utf8_valid("\xc0\xaf", 2), "an overlong form");
+  cr_assert(api_utf8_valid("\xf0\x9f\x98\x80", 4));
+}
+
+/* api_errors_add writes an entry even when its pointer or detail carries
+ * bytes that are not UTF-8. */
+Test(json, error_entries_survive_invalid_utf8) {
+  api_errors errs = {0};
+  api_errors_add(&errs, "/data/\xff", "bad %s", "\xfe");
+  cr_assert_eq(api_errors_count(&errs), 1);
+  json_t *e = json_array_get(errs.list, 0);
+  cr_assert_str_eq(json_string_value(json_object_get(e, "pointer")), "/data/?");
+  cr_assert_str_eq(json_string_value(json_object_get(e, "detail")), "bad ?");
+  api_errors_clear(&errs);
+}
