@@ -213,7 +213,8 @@ static bool warn(json_t *warnings, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  return json_array_append_new(warnings, json_string(api_utf8_trim(msg))) == 0;
+  return json_array_append_new(
+             warnings, json_string(api_utf8_sanitize(api_utf8_trim(msg)))) == 0;
 }
 
 /* Rows that repeat a key combination of an earlier row; one warning. */

@@ -37,7 +37,8 @@ void api_out_warn(api_out *o, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  api_out_push(o, o->warnings, json_string(api_utf8_trim(buf)));
+  api_out_push(o, o->warnings,
+               json_string(api_utf8_sanitize(api_utf8_trim(buf))));
 }
 
 bool api_out_finish(api_out *o, json_t *body) {
