@@ -1022,25 +1022,62 @@ static bool store_and_answer(model_ctx *c, char *text, size_t text_len) {
 /* The answer's text: head (the members before "potentials"), the
  * potentials text and tail (the members after it) joined into one object,
  * in that order. NULL when out of memory. */
-static char *join_answer(const json_t *head, const api_text *pots,
-                         const json_t *tail, size_t *len) {
+/* The tail of the answer: the annotations of the request and the warnings
+ * (the rows' among them). Finishes o. */
+static json_t *answer_tail(model_ctx *c, api_out *o) {
+  json_t *tail = json_object();
+  const char *key;
+  json_t *value;
+  json_object_foreach((json_t *)c->annotations, key, value) {
+    if (strcmp(key, "warnings") == 0) {
+      size_t i;
+      json_t *w;
+      json_array_foreach(value, i, w)
+          api_out_warn(o, "%s", json_string_value(w));
+    } else {
+      api_out_set(o, tail, key, json_incref(value));
+    }
+  }
+  bool ok = api_out_finish(o, tail) && tail != NULL;
+  if (!ok) {
+    json_decref(tail);
+    return NULL;
+  }
+  return tail;
+}
+
+/* The answer text: head (every member but the potentials and the tail),
+ * "potentials" written row by row straight into the same buffer (no Jansson
+ * tree, no second copy), then the tail. Finishes o. */
+static char *write_answer(model_ctx *c, api_out *o, const json_t *head,
+                          size_t *len) {
   const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(17);
-  char *h = json_dumps(head, flags), *t = json_dumps(tail, flags);
+  char *h = json_dumps(head, flags);
   api_text out = {0};
-  if (h != NULL && t != NULL) {
-    size_t hl = strlen(h), tl = strlen(t);
+  if (h != NULL) {
+    size_t hl = strlen(h);
+    /* About 200 bytes a row (country codes, year, row, four reals, class). */
+    api_text_reserve(&out, hl + 256 + 200 * c->pred->n);
     /* "{...}" + "," + "\"potentials\":[...]" + "," + "...}" */
     api_text_put(&out, h, hl - 1);
     if (hl > 2) api_text_put(&out, ",", 1);
+    free(h);
     api_text_raw(&out, "\"potentials\":");
-    api_text_put(&out, pots->s, pots->len);
-    if (tl > 2) api_text_put(&out, ",", 1);
-    api_text_put(&out, t + 1, tl - 1);
+    potentials_text(c, o, &out);
   } else {
     out.failed = true;
   }
-  free(h);
-  free(t);
+  json_t *tail = answer_tail(c, o);
+  char *t = tail != NULL ? json_dumps(tail, flags) : NULL;
+  json_decref(tail);
+  if (t != NULL) {
+    size_t tl = strlen(t);
+    if (tl > 2) api_text_put(&out, ",", 1);
+    api_text_put(&out, t + 1, tl - 1);
+    free(t);
+  } else {
+    out.failed = true;
+  }
   if (out.failed) {
     api_text_free(&out);
     return NULL;
@@ -1083,28 +1120,9 @@ static bool answer(model_ctx *c) {
     api_panel_answer(c, &o, body);
   api_out_set(&o, body, "interpolated", interpolated_json(c, &o));
   api_out_set(&o, body, "potential", potential_spec_json(c, &o));
-  /* "potentials" is written as text between body and tail. */
-  api_text pots = {0};
-  potentials_text(c, &o, &pots);
-  json_t *tail = json_object();
-  const char *key;
-  json_t *value;
-  json_object_foreach((json_t *)c->annotations, key, value) {
-    if (strcmp(key, "warnings") == 0) {
-      size_t i;
-      json_t *w;
-      json_array_foreach(value, i, w)
-          api_out_warn(&o, "%s", json_string_value(w));
-    } else {
-      api_out_set(&o, tail, key, json_incref(value));
-    }
-  }
-  bool ok = api_out_finish(&o, tail) && !pots.failed && tail != NULL;
   size_t len = 0;
-  char *text = ok ? join_answer(body, &pots, tail, &len) : NULL;
-  api_text_free(&pots);
+  char *text = write_answer(c, &o, body, &len);
   json_decref(body);
-  json_decref(tail);
   if (text == NULL)
     return api_mctx_internal(c, "Out of memory writing the model.");
   return store_and_answer(c, text, len);

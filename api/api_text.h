@@ -15,6 +15,9 @@ typedef struct api_text {
   bool failed; /* out of memory, or a string that is not UTF-8 */
 } api_text;
 
+/* Makes room for n more bytes, so that a writer that knows about how much
+ * it will write grows the buffer once (a failure shows on the next put). */
+void api_text_reserve(api_text *t, size_t n);
 /* Appends n bytes. */
 void api_text_put(api_text *t, const char *s, size_t n);
 /* Appends a NUL-terminated string as is. */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core_mem.h"
+
 void srv_buf_init(srv_buf *b, size_t max) {
   b->data = NULL;
   b->len = 0;
@@ -29,11 +31,17 @@ static srv_buf_result reserve(srv_buf *b, size_t need) {
     cap *= 2;
   }
   if (b->max < SIZE_MAX && cap > b->max + 1) cap = b->max + 1;
-  char *p = realloc(b->data, cap);
+  /* A first block of 2 MiB or more is huge-page advised (core_mem.h: a
+   * first touch of a 4 KiB page costs about 10 us on our VMs). */
+  char *p = b->data == NULL ? core_alloc(cap, 1) : realloc(b->data, cap);
   if (p == NULL) return SRV_BUF_NOMEM;
   b->data = p;
   b->cap = cap;
   return SRV_BUF_OK;
+}
+
+srv_buf_result srv_buf_reserve(srv_buf *b, size_t n) {
+  return reserve(b, n);
 }
 
 srv_buf_result srv_buf_append(srv_buf *b, const void *data, size_t n) {

@@ -23,6 +23,11 @@ typedef enum srv_buf_result {
  * nothing until the first append. */
 void srv_buf_init(srv_buf *b, size_t max);
 
+/* Makes room for n bytes in all (a body of known Content-Length is then
+ * read without a copy on growth). Same results as srv_buf_append; the
+ * contents are unchanged. */
+srv_buf_result srv_buf_reserve(srv_buf *b, size_t n);
+
 /* Appends n bytes of data. Returns SRV_BUF_OK, SRV_BUF_TOO_LARGE when len + n
  * would exceed the maximum, or SRV_BUF_NOMEM; in both failure cases the
  * buffer is unchanged. n == 0 is OK and allocates the NUL terminator. */

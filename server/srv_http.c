@@ -280,6 +280,14 @@ static step check_headers(req_ctx *ctx) {
                cfg->limits.max_body_bytes);
       return problem(ctx, API_E_TOO_LARGE, NULL, NULL, detail);
     }
+    /* One allocation for the whole body instead of doublings and copies.
+     * Only address space until the bytes arrive: pages are touched as they
+     * are written, so a client that announces much and sends little costs
+     * little memory. */
+    if (n > 0 && srv_buf_reserve(&ctx->body, (size_t)n) == SRV_BUF_NOMEM) {
+      SRV_LOG_ERROR("body", "out of memory for a %llu-byte body", n);
+      return STEP_FATAL;
+    }
   }
   return STEP_CONTINUE;
 }

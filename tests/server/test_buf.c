@@ -84,3 +84,35 @@ Test(buf, steal_hands_over_and_resets) {
   free(p);
   srv_buf_free(NULL);
 }
+
+/* A reservation (a body of known Content-Length) allocates once: appends up
+ * to it never move the bytes; one past the maximum is refused. A block of
+ * 2 MiB or more (huge-page advised) behaves the same. */
+Test(buf, reserve_allocates_once) {
+  const size_t sizes[] = {1000, (size_t)3 << 20};
+  for (size_t k = 0; k < 2; k++) {
+    size_t n = sizes[k];
+    srv_buf b;
+    srv_buf_init(&b, n);
+    cr_assert_eq(srv_buf_reserve(&b, n + 1), SRV_BUF_TOO_LARGE);
+    cr_assert_null(b.data, "a refused reservation allocates nothing");
+    cr_assert_eq(srv_buf_reserve(&b, n), SRV_BUF_OK);
+    cr_assert_eq(b.len, 0u);
+    cr_assert_geq(b.cap, n + 1);
+    const char *first = b.data;
+    char chunk[997];
+    memset(chunk, 'g', sizeof chunk);
+    size_t sent = 0;
+    while (sent < n) {
+      size_t m = n - sent < sizeof chunk ? n - sent : sizeof chunk;
+      cr_assert_eq(srv_buf_append(&b, chunk, m), SRV_BUF_OK);
+      sent += m;
+    }
+    cr_assert_eq(b.data, first, "no reallocation after the reservation");
+    cr_assert_eq(b.len, n);
+    cr_assert_eq(b.data[n], '\0');
+    cr_assert_eq(b.data[n - 1], 'g');
+    cr_assert_eq(srv_buf_append(&b, "x", 1), SRV_BUF_TOO_LARGE);
+    srv_buf_free(&b);
+  }
+}
