@@ -148,8 +148,9 @@ int main(int argc, char **argv) {
     SRV_LOG_ERROR("start", "out of memory for the service");
     goto cleanup;
   }
-  /* World Bank fetches occupy a request thread each, so at most half of
-   * them (at least one) may be fetching at once; beyond that 503. */
+  /* A World Bank fetch occupies a worker thread (srv_http.c runs every
+   * write on the pool), so at most half of the workers (at least one) may
+   * be fetching at once, leaving the rest to fits; beyond that 503. */
   indicators = srv_indicators_new(
       st, &(srv_indicators_config){.base_url = cfg.wb_base_url,
                                    .ttl_hours = cfg.wb_ttl_hours,

@@ -29,6 +29,7 @@
 #include "srv_handlers.h"
 #include "srv_log.h"
 #include "srv_metrics.h"
+#include "srv_pool.h"
 #include "srv_routes.h"
 
 #ifndef GRAVITAS_BUILD
@@ -58,6 +59,7 @@ struct srv_http {
   size_t n_routes;
   atomic_int fit_slots;
   atomic_uint in_flight;
+  srv_pool *pool; /* runs the writes (fits, uploads, fetches) */
   unsigned port;
   pthread_mutex_t ready_lock;
   ready_check checks[SRV_MAX_READY_CHECKS];
@@ -83,6 +85,13 @@ typedef struct req_ctx {
   size_t discarded; /* body bytes dropped after the limit was passed */
   bool too_large;
   bool replied;
+  /* A write handed to the pool: the connection is suspended until the
+   * worker has filled res (job_done) and resumed it. */
+  bool job_pending;
+  atomic_bool job_done;
+  bool job_fit; /* the job holds a fit slot */
+  api_request req;
+  api_response res;
   int status;
   size_t bytes;
   char remote[INET6_ADDRSTRLEN];
@@ -321,6 +330,32 @@ static const char *query_value(const void *qctx, const char *key) {
   return MHD_lookup_connection_value(ctx->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+/* Runs the route's handler into res. */
+static void run_handler(req_ctx *ctx, api_response *res) {
+  const srv_route *route = ctx->match.route;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (route->api != NULL)
+    route->api(&ctx->req, res);
+  else
+    route->local(ctx->srv, &ctx->req, res);
+  if (ctx->job_fit) {
+    srv_metrics_fit(elapsed_since(&t0));
+    srv_http_fit_release(ctx->srv);
+    ctx->job_fit = false;
+  }
+}
+
+/* A pool worker: runs the handler, then hands the connection back to
+ * libmicrohttpd, which calls on_request again to queue the answer. ctx is
+ * not touched after the resume (the connection may complete and free it). */
+static void run_job(void *arg) {
+  req_ctx *ctx = arg;
+  run_handler(ctx, &ctx->res);
+  atomic_store(&ctx->job_done, true);
+  MHD_resume_connection(ctx->conn);
+}
+
 static step dispatch(req_ctx *ctx) {
   if (ctx->too_large) {
     char detail[128];
@@ -333,7 +368,8 @@ static step dispatch(req_ctx *ctx) {
   if (fit && !srv_http_fit_acquire(ctx->srv))
     return problem(ctx, API_E_BUSY, MHD_HTTP_HEADER_RETRY_AFTER, "1",
                    "Every fit slot is in use; retry shortly.");
-  api_request req = {
+  ctx->job_fit = fit;
+  ctx->req = (api_request){
       .method = ctx->method,
       .path = ctx->path,
       .n_params = ctx->match.n_params,
@@ -346,18 +382,30 @@ static step dispatch(req_ctx *ctx) {
       .env = &ctx->srv->env,
   };
   for (size_t i = 0; i < ctx->match.n_params; i++)
-    req.params[i] = ctx->match.params[i];
-  api_response res = {0};
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  if (route->api != NULL)
-    route->api(&req, &res);
-  else
-    route->local(ctx->srv, &req, &res);
-  if (fit) {
-    srv_metrics_fit(elapsed_since(&t0));
-    srv_http_fit_release(ctx->srv);
+    ctx->req.params[i] = ctx->match.params[i];
+  /* Writes (fits, uploads, World Bank fetches, store commits) may take
+   * seconds: they run on the pool while this thread serves other
+   * connections. Reads are answered here. */
+  if (route->flags & SRV_ROUTE_IS_WRITE) {
+    ctx->job_pending = true;
+    MHD_suspend_connection(ctx->conn);
+    if (!srv_pool_submit(ctx->srv->pool, run_job, ctx)) {
+      /* Only while stopping (the queue holds as many jobs as there can be
+       * connections): answer busy once libmicrohttpd resumes. */
+      if (ctx->job_fit) {
+        srv_http_fit_release(ctx->srv);
+        ctx->job_fit = false;
+      }
+      srv_problem(&ctx->res, API_E_BUSY, false,
+                  "The server is shutting down; retry shortly.");
+      api_response_header(&ctx->res, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+      atomic_store(&ctx->job_done, true);
+      MHD_resume_connection(ctx->conn);
+    }
+    return STEP_CONTINUE;
   }
+  api_response res = {0};
+  run_handler(ctx, &res);
   return queue(ctx, &res);
 }
 
@@ -426,6 +474,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return s == STEP_FATAL ? MHD_NO : MHD_YES;
   }
   if (ctx->replied) return MHD_YES;
+  if (ctx->job_pending) {
+    /* Called again after the worker resumed the connection. */
+    if (!atomic_load(&ctx->job_done)) return MHD_YES;
+    ctx->job_pending = false;
+    s = queue(ctx, &ctx->res);
+    return s == STEP_FATAL ? MHD_NO : MHD_YES;
+  }
   s = dispatch(ctx);
   return s == STEP_FATAL ? MHD_NO : MHD_YES;
 }
@@ -446,6 +501,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                  ctx->bytes, (double)((long long)(seconds * 1e6)) / 1e3,
                  ctx->remote, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
   srv_buf_free(&ctx->body);
+  api_response_free(&ctx->res); /* an answer never queued (client gone) */
   free(ctx->path);
   free(ctx);
   atomic_fetch_sub(&srv->in_flight, 1);
@@ -545,6 +601,7 @@ const srv_config *srv_http_config(const srv_http *srv) {
 }
 
 static void free_server(srv_http *srv) {
+  srv_pool_free(srv->pool);
   srv_auth_free(srv->auth);
   pthread_mutex_destroy(&srv->ready_lock);
   free(srv);
@@ -577,11 +634,20 @@ srv_http *srv_http_start(const srv_config *cfg, void *service, char *err,
     return NULL;
   }
   srv_http_add_ready_check(srv, "data_dir", data_dir_ready, srv);
+  /* As many workers as HTTP threads; the queue holds a job for every
+   * connection there can be, so a write is never refused for room. */
+  srv->pool = srv_pool_new(cfg->threads, CONNECTION_LIMIT);
+  if (srv->pool == NULL) {
+    snprintf(err, errsz, "cannot start %u worker threads", cfg->threads);
+    free_server(srv);
+    return NULL;
+  }
 
   struct sockaddr_storage addr;
   memset(&addr, 0, sizeof addr);
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-                   MHD_USE_ITC; /* ITC: needed by MHD_quiesce_daemon */
+                   MHD_USE_ITC | /* ITC: needed by MHD_quiesce_daemon */
+                   MHD_ALLOW_SUSPEND_RESUME; /* writes run on the pool */
   const char *host =
       strcmp(cfg->host, "localhost") == 0 ? "127.0.0.1" : cfg->host;
   struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
@@ -637,6 +703,9 @@ void srv_http_stop(srv_http *srv, unsigned grace_ms) {
       struct timespec nap = {0, 10 * 1000 * 1000};
       nanosleep(&nap, NULL);
     }
+    /* Every queued write runs to its end and resumes its connection:
+     * libmicrohttpd must not be stopped with a connection suspended. */
+    srv_pool_stop(srv->pool);
     MHD_stop_daemon(srv->daemon);
   }
   free_server(srv);

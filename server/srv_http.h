@@ -1,7 +1,9 @@
 /* The HTTP front end: a libmicrohttpd daemon with an internal thread pool
  * that routes requests, accumulates bodies within limits, applies CORS and
- * auth, hands requests to api/ and logs and counts every one. main and the
- * in-process tests start and stop it the same way. */
+ * auth, hands requests to api/ (reads on its own threads, writes on a
+ * worker pool while the connection is suspended) and logs and counts
+ * every one. main and the in-process tests start and stop it the same
+ * way. */
 #ifndef GRAVITAS_SRV_HTTP_H
 #define GRAVITAS_SRV_HTTP_H
 

@@ -7,6 +7,7 @@ Every answer is checked against openapi.yaml.
 
 import os
 import subprocess
+import threading
 import time
 import unittest
 import urllib.request
@@ -250,6 +251,36 @@ class WorldBankFailures(unittest.TestCase, ServerTestCase):
         r = fetch(srv, ["KAZ"], ["SP.POP.TOTL"], 2020, 2021)
         self.assertEqual(r.status, 504, r.text)
         self.assertIn("SP.POP.TOTL", r.json["detail"])
+
+    def test_reads_are_answered_while_a_fetch_waits(self):
+        """A World Bank fetch (a write) runs on the worker pool: with a
+        single HTTP thread, reads are still answered while it waits on a
+        slow World Bank."""
+        srv = wb_server(self.fx.url("delay-1500"), GRAVITAS_THREADS=1,
+                        GRAVITAS_WB_TTL_HOURS=0)
+        self.addCleanup(srv.stop)
+        done = {}
+
+        def slow():
+            t0 = time.monotonic()
+            done["reply"] = fetch(srv, ["KAZ"], ["SP.POP.TOTL"], 2020, 2021)
+            done["seconds"] = time.monotonic() - t0
+
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.3)  # the fetch is waiting on the World Bank by now
+        reads = []
+        for path in ("/healthz", "/v1", "/v1/potential?reporter=CHN"
+                     "&partner=KAZ&year=2020"):
+            t0 = time.monotonic()
+            r = srv.get(path)
+            reads.append(time.monotonic() - t0)
+            self.assertEqual(r.status, 200, r.text)
+        self.assertNotIn("reply", done, "the fetch was still waiting")
+        self.assertLess(max(reads), 0.5, reads)
+        t.join(30)
+        self.assertEqual(done["reply"].status, 200, done["reply"].text)
+        self.assertGreater(done["seconds"], 1.4)
 
     def test_stale_cache_is_served_with_its_age_when_unreachable(self):
         fx = Fixture()
