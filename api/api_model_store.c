@@ -16,6 +16,7 @@
 #include "api_data.h"
 #include "api_json.h"
 #include "api_out.h"
+#include "api_pot_scale.h"
 #include "api_svc.h"
 #include "core_formula.h"
 #include "core_potential.h"
@@ -473,11 +474,11 @@ static void predict(const api_request *req, api_response *res,
                      "a stochastic frontier predicts the frontier exp(x b) of "
                      "new rows; their efficiency K is unknown and null");
   } else {
-    /* PPML predicts the mean exp(x b + fe) itself (as its potentials). */
-    st = core_potential(
-        &v->pot, ppml ? CORE_TERM_LOG : core_formula_response_kind(v->formula),
-        ppml ? 1.0 : v->factor, p->xb, p->actual, p->d->n, p->rows,
-        &p->warnings, &err);
+    /* Scaled as the model's own potentials (api_pot_scale.h). */
+    api_pot_scale sc = api_pot_scale_of(
+        ppml, core_formula_response_kind(v->formula), v->factor);
+    st = core_potential(&v->pot, sc.kind, sc.factor, p->xb, p->actual, p->d->n,
+                        p->rows, &p->warnings, &err);
   }
   if (st != CORE_OK) {
     api_errors_add(&p->errs, "", "%s", err.msg);

@@ -14,6 +14,7 @@
 #include "api_fe_key.h"
 #include "api_json.h"
 #include "api_models_int.h"
+#include "api_pot_scale.h"
 
 #define LOG_2PI 1.8378770664093454836
 
@@ -433,7 +434,6 @@ bool api_panel_potentials(model_ctx *c) {
   /* Residuals of the fit rows for the retransformation factor. */
   size_t m = 0;
   double sigma2 = NAN;
-  core_term_kind kind = core_formula_response_kind(c->formula);
   if (c->est == API_EST_FE) {
     for (size_t i = 0; i < c->fe->n_in; i++)
       if (c->fe->used[i]) resid[m++] = c->fe->resid[i];
@@ -452,13 +452,14 @@ bool api_panel_potentials(model_ctx *c) {
     sigma2 = c->re->sigma2_u + c->re->sigma2_e;
     c->factor = smearing(c, resid, m, sigma2);
   } else {
-    /* PPML predicts the mean itself: exp(x b + fe) = mu. */
-    kind = CORE_TERM_LOG;
-    c->factor = 1.0;
+    c->factor = 1.0; /* PPML: no smearing (api_pot_scale.h) */
   }
   free(resid);
   core_err_clear(&err);
-  st = core_potential(&c->pot, kind, c->factor, c->xb, c->actual, d->n,
+  api_pot_scale sc =
+      api_pot_scale_of(c->est == API_EST_PPML,
+                       core_formula_response_kind(c->formula), c->factor);
+  st = core_potential(&c->pot, sc.kind, sc.factor, c->xb, c->actual, d->n,
                       c->pot_rows, &c->warnings, &err);
   if (st == CORE_OK) return true;
   c->code = api_core_code(st, false);
