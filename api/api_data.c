@@ -27,6 +27,7 @@ static key_kind key_of(const char *name) {
 /* Decoding state shared by both forms. */
 typedef struct decoder {
   const api_limits *limits;
+  const api_lifted *lifted;
   api_errors *errs;
   size_t n_errors; /* faults seen (may exceed those listed) */
   api_error_code code;
@@ -221,6 +222,18 @@ static void decode_columns(decoder *d, const json_t *cols, const char *ptr_cols,
       col = column_for(d, key, SIZE_MAX, ptr);
       if (col == SIZE_MAX) break;
     }
+    const api_lifted_col *lc = api_lifted_get(d->lifted, arr);
+    if (lc != NULL) {
+      /* Only numeric columns are lifted (api_lift.c): a key column never
+       * comes as a marker, but would be refused like any non-array. */
+      if (k != KEY_NONE) {
+        fault(d, ptr, "must be an array of values, one per row");
+        continue;
+      }
+      if (lc->n != n) continue;
+      memcpy(d->panel->cols[col], lc->v, n * sizeof *lc->v);
+      continue;
+    }
     if (!json_is_array(arr) || json_array_size(arr) != n) continue;
     for (size_t i = 0; i < n; i++) {
       const json_t *v = json_array_get(arr, i);
@@ -249,12 +262,13 @@ static size_t columns_length(decoder *d, const json_t *cols,
   bool bad = false, differs = false;
   json_object_foreach((json_t *)cols, key, arr) {
     api_pointer_join(ptr, sizeof ptr, ptr_cols, key);
-    if (!json_is_array(arr)) {
+    const api_lifted_col *lc = api_lifted_get(d->lifted, arr);
+    if (lc == NULL && !json_is_array(arr)) {
       fault(d, ptr, "must be an array of values, one per row");
       bad = true;
       continue;
     }
-    size_t len = json_array_size(arr);
+    size_t len = lc != NULL ? lc->n : json_array_size(arr);
     if (n == SIZE_MAX) {
       n = len;
       first = key;
@@ -285,9 +299,10 @@ static void limit_rows(decoder *d, const char *ptr, size_t n) {
 }
 
 bool api_data_decode(const json_t *data, const char *base,
-                     const api_limits *limits, api_data *out,
-                     api_error_code *code, api_errors *errs) {
-  decoder d = {.limits = limits, .errs = errs, .code = API_E_INVALID};
+                     const api_limits *limits, const api_lifted *lifted,
+                     api_data *out, api_error_code *code, api_errors *errs) {
+  decoder d = {
+      .limits = limits, .lifted = lifted, .errs = errs, .code = API_E_INVALID};
   char ptr[API_POINTER_MAX];
   memset(out, 0, sizeof *out);
   snprintf(out->base, sizeof out->base, "%s", base);

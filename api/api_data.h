@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "api_lift.h"
+
 #include "api.h"
 #include "core_panel.h"
 
@@ -41,10 +43,12 @@ typedef struct api_data {
  * to errs and sets *code: API_E_INVALID (shape, types, names, empty data,
  * columns of unequal length), API_E_LIMIT (too many rows or columns; the
  * decoding stops there) or API_E_INTERNAL (out of memory); out->panel is
- * NULL then. */
+ * NULL then. A column given as a marker of lifted (the table filled by
+ * api_json_parse_body_lifted or api_lift_load; may be NULL) is read from
+ * there, with the same result as the array it replaced. */
 bool api_data_decode(const json_t *data, const char *base,
-                     const api_limits *limits, api_data *out,
-                     api_error_code *code, api_errors *errs);
+                     const api_limits *limits, const api_lifted *lifted,
+                     api_data *out, api_error_code *code, api_errors *errs);
 
 /* Frees the panel (d itself is not freed). NULL is a no-op. */
 void api_data_free(api_data *d);

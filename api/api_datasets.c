@@ -530,12 +530,13 @@ typedef struct post_ctx {
   char *summary_text;
   char *content;
   size_t content_len;
+  api_lifted lifted; /* numeric columns of the body (api_lift.h) */
 } post_ctx;
 
 /* Reads a JSON body into c->data; false after answering. */
 static bool read_json(post_ctx *c) {
   const api_limits *lim = &c->req->env->limits;
-  c->root = api_json_parse_body(c->req, lim, c->res);
+  c->root = api_json_parse_body_lifted(c->req, lim, c->res, &c->lifted);
   if (c->root == NULL) return false;
   const json_t *name = NULL, *rows = NULL, *cols = NULL;
   const api_field fields[] = {
@@ -560,7 +561,7 @@ static bool read_json(post_ctx *c) {
   }
   json_object_del(data, "name");
   api_error_code code = API_E_INVALID;
-  ok = api_data_decode(data, "", lim, &c->data, &code, &c->errs);
+  ok = api_data_decode(data, "", lim, &c->lifted, &c->data, &code, &c->errs);
   json_decref(data);
   if (!ok) {
     api_problem(c->res, code, &c->errs, "The data cannot be stored: %s.",
@@ -667,6 +668,7 @@ cleanup:
   api_errors_clear(&c.errs);
   api_data_free(&c.data);
   json_decref(c.root);
+  api_lifted_free(&c.lifted);
   json_decref(c.summary);
   free(c.summary_text);
   free(c.content);

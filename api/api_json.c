@@ -14,6 +14,12 @@ static bool all_space(const char *s, size_t n) {
 
 json_t *api_json_parse_body(const api_request *req, const api_limits *limits,
                             api_response *res) {
+  return api_json_parse_body_lifted(req, limits, res, NULL);
+}
+
+json_t *api_json_parse_body_lifted(const api_request *req,
+                                   const api_limits *limits, api_response *res,
+                                   api_lifted *lifted) {
   api_errors errs = {0};
   if (req->body == NULL || req->body_len == 0 ||
       all_space(req->body, req->body_len)) {
@@ -26,7 +32,11 @@ json_t *api_json_parse_body(const api_request *req, const api_limits *limits,
   /* Duplicate keys would otherwise be accepted silently (the last one
    * wins); the default EOF check stays on so trailing data is refused. */
   json_t *root =
-      json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+      lifted != NULL
+          ? api_lift_load(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+                          limits != NULL ? limits->max_json_depth : 0, lifted,
+                          &jerr)
+          : json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
   if (root == NULL) {
     api_errors_add(&errs, "", "%s at line %d, column %d", jerr.text, jerr.line,
                    jerr.column);
@@ -36,6 +46,7 @@ json_t *api_json_parse_body(const api_request *req, const api_limits *limits,
   }
   if (!json_is_object(root)) {
     json_decref(root);
+    api_lifted_free(lifted);
     api_errors_add(&errs, "", "the body must be a JSON object");
     api_problem(res, API_E_INVALID, &errs, "The body must be a JSON object.");
     return NULL;
@@ -44,6 +55,7 @@ json_t *api_json_parse_body(const api_request *req, const api_limits *limits,
     size_t depth = api_json_depth(root, limits->max_json_depth);
     if (depth > limits->max_json_depth) {
       json_decref(root);
+      api_lifted_free(lifted);
       api_errors_add(&errs, "", "nesting deeper than %zu levels",
                      limits->max_json_depth);
       api_problem(res, API_E_LIMIT, &errs,

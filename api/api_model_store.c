@@ -186,6 +186,7 @@ void api_get_model_potentials(const api_request *req, api_response *res) {
 
 typedef struct predict_ctx {
   json_t *root;
+  api_lifted lifted; /* numeric columns of the body (api_lift.h) */
   api_errors errs;
   api_data data;
   core_design *d;
@@ -196,6 +197,7 @@ typedef struct predict_ctx {
 
 static void predict_free(predict_ctx *p) {
   json_decref(p->root);
+  api_lifted_free(&p->lifted);
   api_errors_clear(&p->errs);
   api_data_free(&p->data);
   core_design_free(p->d);
@@ -339,7 +341,8 @@ static json_t *predict_answer(const api_model_view *v, predict_ctx *p) {
 
 static void predict(const api_request *req, api_response *res,
                     const api_model_view *v, predict_ctx *p) {
-  p->root = api_json_parse_body(req, req->env ? &req->env->limits : NULL, res);
+  p->root = api_json_parse_body_lifted(req, req->env ? &req->env->limits : NULL,
+                                       res, &p->lifted);
   if (p->root == NULL) return;
   const json_t *data = NULL;
   const api_field fields[] = {
@@ -352,7 +355,7 @@ static void predict(const api_request *req, api_response *res,
   api_limits_default(&def);
   api_error_code code;
   if (!api_data_decode(data, "/data", req->env ? &req->env->limits : &def,
-                       &p->data, &code, &p->errs)) {
+                       &p->lifted, &p->data, &code, &p->errs)) {
     api_problem(res, code, &p->errs, "The data cannot be used.");
     return;
   }

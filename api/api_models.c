@@ -37,6 +37,8 @@ static const char *const estimator_names[] = {"ols", "sfa", "fe", "re", "ppml"};
 static void free_ctx(model_ctx *c) {
   json_decref(c->root);
   json_decref(c->stored_data);
+  api_lifted_free(&c->lifted);
+  api_lifted_free(&c->stored_lifted);
   json_decref(c->by_json);
   api_errors_clear(&c->errs);
   api_data_free(&c->data);
@@ -421,7 +423,8 @@ static bool load_dataset(model_ctx *c) {
     return api_mctx_internal(c, "The stored dataset cannot be read.");
   }
   json_error_t jerr;
-  c->stored_data = json_loadb(content, len, JSON_REJECT_DUPLICATES, &jerr);
+  c->stored_data = api_lift_load(content, len, JSON_REJECT_DUPLICATES, 0,
+                                 &c->stored_lifted, &jerr);
   free(content);
   if (c->stored_data == NULL)
     return api_mctx_internal(c, "The stored dataset is not valid JSON.");
@@ -441,7 +444,9 @@ static bool read_data(model_ctx *c) {
   const api_limits *lim = c->req->env ? &c->req->env->limits : &def;
   api_error_code code;
   const char *base = c->stored_dataset ? "/dataset_id" : "/data";
-  if (api_data_decode(c->data_json, base, lim, &c->data, &code, &c->errs))
+  const api_lifted *lifted = c->stored_dataset ? &c->stored_lifted : &c->lifted;
+  if (api_data_decode(c->data_json, base, lim, lifted, &c->data, &code,
+                      &c->errs))
     return true;
   if (code == API_E_INTERNAL) return api_mctx_internal(c, "Out of memory.");
   api_mctx_raise(c, code);
@@ -1169,7 +1174,8 @@ void api_models_post_annotated(const api_request *req, api_response *res,
   c.interp = CORE_INTERP_NONE;
   c.confidence = 0.95;
 
-  c.root = api_json_parse_body(req, req->env ? &req->env->limits : NULL, res);
+  c.root = api_json_parse_body_lifted(req, req->env ? &req->env->limits : NULL,
+                                      res, &c.lifted);
   if (c.root == NULL) goto cleanup;
   /* Every fault of the fields and of the data is collected before
    * answering, so that a client can fix them all at once. */

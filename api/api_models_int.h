@@ -64,6 +64,7 @@ typedef struct model_ctx {
   const api_request *req;
   api_response *res;
   json_t *root;
+  api_lifted lifted; /* numeric columns of the body (api_lift.h) */
   api_errors errs;
   api_error_code code; /* the problem to answer when errs is not empty */
 
@@ -131,6 +132,7 @@ typedef struct model_ctx {
   const api_service *svc;
   const char *stored_dataset; /* dataset_id of the request, when given */
   json_t *stored_data;        /* the stored dataset's data object */
+  api_lifted stored_lifted;   /* its numeric columns (api_lift.h) */
   const json_t *annotations;  /* members added to the answer (the default) */
 } model_ctx;
 

@@ -22,6 +22,7 @@ static const char sign_convention[] =
 /* Everything one request holds, released in one place. */
 typedef struct pca_ctx {
   json_t *root;
+  api_lifted lifted; /* numeric columns of the body (api_lift.h) */
   api_errors errs;
   api_data data;
   const double **cols;
@@ -36,6 +37,7 @@ typedef struct pca_ctx {
 
 static void free_ctx(pca_ctx *c) {
   json_decref(c->root);
+  api_lifted_free(&c->lifted);
   api_errors_clear(&c->errs);
   api_data_free(&c->data);
   free(c->cols);
@@ -214,7 +216,7 @@ void api_post_pca(const api_request *req, api_response *res) {
   api_limits def;
   api_limits_default(&def);
   const api_limits *lim = req->env ? &req->env->limits : &def;
-  c.root = api_json_parse_body(req, lim, res);
+  c.root = api_json_parse_body_lifted(req, lim, res, &c.lifted);
   if (c.root == NULL) goto cleanup;
 
   const json_t *data = NULL, *vars = NULL, *index = NULL;
@@ -252,7 +254,8 @@ void api_post_pca(const api_request *req, api_response *res) {
   if (data) {
     api_error_code code;
     size_t before = api_errors_count(&c.errs);
-    if (!api_data_decode(data, "/data", lim, &c.data, &code, &c.errs)) {
+    if (!api_data_decode(data, "/data", lim, &c.lifted, &c.data, &code,
+                         &c.errs)) {
       if (code == API_E_INTERNAL) {
         internal(res, "Out of memory.");
         goto cleanup;

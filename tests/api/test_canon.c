@@ -17,7 +17,8 @@ static core_panel *panel_of(const char *text) {
   api_data d;
   api_errors errs = {0};
   api_error_code code;
-  cr_assert(api_data_decode(j, "/data", &lim, &d, &code, &errs), "%s", text);
+  cr_assert(api_data_decode(j, "/data", &lim, NULL, &d, &code, &errs), "%s",
+            text);
   json_decref(j);
   return d.panel;
 }

@@ -100,7 +100,7 @@ static void json_id(const char *text, char id[API_DATASET_ID_LEN + 1]) {
   api_data d;
   api_errors errs = {0};
   api_error_code code;
-  cr_assert(api_data_decode(doc, "", &lim, &d, &code, &errs));
+  cr_assert(api_data_decode(doc, "", &lim, NULL, &d, &code, &errs));
   id_of(d.panel, id);
   api_data_free(&d);
   json_decref(doc);

@@ -17,7 +17,7 @@ static decoded decode_lim(const char *text, const api_limits *lim) {
   cr_assert_not_null(j, "bad fixture: %s", e.text);
   decoded d = {0};
   api_errors errs = {0};
-  d.ok = api_data_decode(j, "/data", lim, &d.data, &d.code, &errs);
+  d.ok = api_data_decode(j, "/data", lim, NULL, &d.data, &d.code, &errs);
   d.errors = errs.list ? errs.list : json_array();
   json_decref(j);
   return d;

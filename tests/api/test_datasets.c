@@ -284,7 +284,7 @@ Test(datasets, stored_content_rebuilds_the_same_panel_and_id) {
   api_data d;
   api_errors errs = {0};
   api_error_code code;
-  cr_assert(api_data_decode(doc, "", &lim, &d, &code, &errs));
+  cr_assert(api_data_decode(doc, "", &lim, NULL, &d, &code, &errs));
   char id[API_DATASET_ID_LEN + 1];
   cr_assert(api_canon_dataset_id(d.panel, id));
   cr_assert_str_eq(id, str(a.json, "id"));

@@ -62,7 +62,7 @@ static void same_id_through_json(const core_panel *p) {
   api_data d;
   api_errors errs = {0};
   api_error_code code;
-  if (!api_data_decode(back, "", &lim, &d, &code, &errs)) abort();
+  if (!api_data_decode(back, "", &lim, NULL, &d, &code, &errs)) abort();
   if (!api_canon_dataset_id(d.panel, b) || strcmp(a, b) != 0) abort();
   api_data_free(&d);
   api_errors_clear(&errs);

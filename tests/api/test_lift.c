@@ -1,0 +1,254 @@
+/* Lifted numeric columns (api/api_lift.c): which arrays are lifted, that
+ * the values are Jansson's to the bit, and that every answer (panel,
+ * errors, problem bodies with their line and column) is the one the plain
+ * parse gives. fuzz_request checks the same equivalence on arbitrary
+ * bodies. */
+#include "api/api_testing.h"
+
+#include <math.h>
+
+#include "api_data.h"
+#include "api_json.h"
+#include "api_lift.h"
+
+typedef struct both {
+  json_t *plain, *lifted_root;
+  api_lifted lifted;
+  api_response rp, rl;
+} both;
+
+static both parse_both(const char *text, size_t max_depth) {
+  api_env env = test_env();
+  if (max_depth) env.limits.max_json_depth = max_depth;
+  api_request req = {.body = text, .body_len = strlen(text), .env = &env};
+  both b;
+  memset(&b, 0, sizeof b);
+  b.plain = api_json_parse_body(&req, &env.limits, &b.rp);
+  b.lifted_root =
+      api_json_parse_body_lifted(&req, &env.limits, &b.rl, &b.lifted);
+  return b;
+}
+
+static void both_free(both *b) {
+  json_decref(b->plain);
+  json_decref(b->lifted_root);
+  api_lifted_free(&b->lifted);
+  api_response_free(&b->rp);
+  api_response_free(&b->rl);
+}
+
+/* Decodes data (at path "data" of both roots, or the roots) both ways and
+ * asserts the same verdict, errors and panel, bit for bit. Returns the
+ * plain decoding's verdict. */
+static bool same_decoding(both *b, bool member) {
+  const json_t *a = member ? json_object_get(b->plain, "data") : b->plain;
+  const json_t *l =
+      member ? json_object_get(b->lifted_root, "data") : b->lifted_root;
+  api_limits lim;
+  api_limits_default(&lim);
+  api_data da = {0}, dl = {0};
+  api_errors ea = {0}, el = {0};
+  api_error_code ca = API_E_COUNT, cl = API_E_COUNT;
+  bool oka = api_data_decode(a, "/data", &lim, NULL, &da, &ca, &ea);
+  bool okl = api_data_decode(l, "/data", &lim, &b->lifted, &dl, &cl, &el);
+  cr_assert_eq(oka, okl);
+  if (!oka) cr_assert_eq(ca, cl);
+  char *ta = ea.list ? json_dumps(ea.list, JSON_COMPACT) : NULL;
+  char *tl = el.list ? json_dumps(el.list, JSON_COMPACT) : NULL;
+  cr_assert((ta == NULL) == (tl == NULL));
+  if (ta) cr_assert_str_eq(ta, tl);
+  free(ta);
+  free(tl);
+  if (oka) {
+    cr_assert_eq(da.panel->n, dl.panel->n);
+    cr_assert_eq(da.panel->ncol, dl.panel->ncol);
+    for (size_t j = 0; j < da.panel->ncol; j++) {
+      cr_assert_str_eq(da.panel->names[j], dl.panel->names[j]);
+      cr_assert_eq(memcmp(da.panel->cols[j], dl.panel->cols[j],
+                          da.panel->n * sizeof(double)),
+                   0, "column %s differs", da.panel->names[j]);
+    }
+  }
+  api_data_free(&da);
+  api_data_free(&dl);
+  api_errors_clear(&ea);
+  api_errors_clear(&el);
+  return oka;
+}
+
+static void same_problem(both *b) {
+  cr_assert_null(b->plain);
+  cr_assert_null(b->lifted_root);
+  cr_assert_eq(b->rp.status, b->rl.status);
+  cr_assert_eq(b->rp.body_len, b->rl.body_len);
+  cr_assert_eq(memcmp(b->rp.body, b->rl.body, b->rp.body_len), 0, "%s | %s",
+               b->rp.body, b->rl.body);
+  cr_assert_eq(b->lifted.n, 0u, "nothing stays lifted on failure");
+}
+
+/* Numbers of every form Jansson reads, nulls among them. */
+#define EDGE_NUMBERS                                                           \
+  "0, -0, -0.0, 1, -1, 0.1, 1e-320, 5e-324, 2.2250738585072014e-308, "         \
+  "1.7976931348623157e308, 123456789012345678, 9223372036854775807, "          \
+  "-9223372036854775808, 1E5, 1e+5, 2.5E-3, null, 3.141592653589793, "         \
+  "0.30000000000000004, 1e22, 1e23, 9007199254740993, null"
+
+Test(lift, columns_are_lifted_with_jansson_values) {
+  const char *text = "{\"data\": {\"columns\": {\"y\": [" EDGE_NUMBERS
+                     "], \"x\": [" EDGE_NUMBERS "]}}, \"formula\": \"y ~ x\"}";
+  both b = parse_both(text, 0);
+  cr_assert_not_null(b.plain);
+  cr_assert_not_null(b.lifted_root);
+  cr_assert_eq(b.lifted.n, 2u, "both columns lifted");
+  const json_t *y = json_object_get(
+      json_object_get(json_object_get(b.lifted_root, "data"), "columns"), "y");
+  const api_lifted_col *c = api_lifted_get(&b.lifted, y);
+  cr_assert_not_null(c);
+  cr_assert_eq(c->n, 23u);
+  cr_assert(signbit(c->v[1]) == 0, "-0 is an integer: +0, as Jansson");
+  cr_assert(signbit(c->v[2]) != 0, "-0.0 is a real: -0");
+  cr_assert(isnan(c->v[16]));
+  cr_assert_eq(c->v[14], 1e+5);
+  cr_assert_eq(c->v[21], 9007199254740992.0, "rounded as strtoll + cast");
+  cr_assert(same_decoding(&b, true));
+  both_free(&b);
+}
+
+Test(lift, the_datasets_form_and_pretty_printing) {
+  const char *text = "{\n  \"name\": \"d\",\n  \"columns\": {\n    \"year\": "
+                     "[2001, 2002, 2003, 2004, 2005, 2006, 2007, 2008],\n"
+                     "    \"v\": [\n      1.5,\n      -2.25,\n      null,\n"
+                     "      1e300,\n      7,\n      8,\n      9,\n      10\n"
+                     "    ]\n  }\n}\n";
+  both b = parse_both(text, 0);
+  cr_assert_not_null(b.lifted_root);
+  cr_assert_eq(b.lifted.n, 1u, "v, not the year column");
+  json_t *root = json_copy(b.lifted_root);
+  json_t *plain = json_copy(b.plain);
+  json_object_del(root, "name");
+  json_object_del(plain, "name");
+  json_decref(b.plain);
+  json_decref(b.lifted_root);
+  b.plain = plain;
+  b.lifted_root = root;
+  cr_assert(same_decoding(&b, false));
+  both_free(&b);
+}
+
+Test(lift, arrays_jansson_would_refuse_or_read_otherwise_stay) {
+  /* A string, a nested array, leading zeros, an integer past 64 bits, a
+   * real that overflows, a short array: none is lifted. */
+  const char *cases[] = {
+      "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, 7, \"8\", 9, 10, "
+      "11, "
+      "12]}}}",
+      "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, 7, [8], 9, 10, 11, "
+      "12]}}}",
+      "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, 7, 08, 9, 10, 11, "
+      "12]}}}",
+      "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, "
+      "92233720368547758080, 9]}}}",
+      "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, 7, 1e400, 9, 10, "
+      "11]}}}",
+      "{\"data\": {\"columns\": {\"y\": [1, 2]}}}",
+      "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
+      "12,]}}}",
+      "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
+      "12], \"y\": [1]}}}",
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    both b = parse_both(cases[i], 0);
+    if (b.plain == NULL) {
+      same_problem(&b);
+    } else {
+      cr_assert_eq(b.lifted.n, 0u, "%s", cases[i]);
+      same_decoding(&b, true);
+    }
+    both_free(&b);
+  }
+}
+
+Test(lift, errors_after_a_lifted_array_keep_line_and_column) {
+  const char *text = "{\"data\": {\"columns\": {\"y\": [\n1.5, 2.5, 3.5, 4.5,\n"
+                     "5.5, 6.5, 7.5, 8.5, 9.5, 10.5\n]}},\n\"formula\": \"y ~ "
+                     "x\" x}";
+  both b = parse_both(text, 0);
+  same_problem(&b);
+  cr_assert(strstr(b.rp.body, "line 5") != NULL, "%s", b.rp.body);
+  both_free(&b);
+}
+
+Test(lift, a_marker_sent_by_a_client_is_only_a_string) {
+  const char *text =
+      "{\"data\": {\"columns\": {\"y\": \"\\u0001gv1:0\", \"x\": "
+      "[1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5]}}}";
+  both b = parse_both(text, 0);
+  cr_assert_not_null(b.lifted_root);
+  cr_assert_eq(b.lifted.n, 0u, "\\u0001 in the body: nothing is lifted");
+  cr_assert_not(same_decoding(&b, true), "y is not an array");
+  both_free(&b);
+}
+
+Test(lift, the_depth_limit_judges_the_same_tree) {
+  const char *text = "{\"data\": {\"columns\": {\"y\": [1.5, 2.5, 3.5, 4.5, "
+                     "5.5, 6.5, 7.5, 8.5, 9.5, 10.5]}}}";
+  both b = parse_both(text, 3); /* the array is the 4th level */
+  same_problem(&b);
+  cr_assert_eq(b.rp.status, 422);
+  both_free(&b);
+  b = parse_both(text, 4);
+  cr_assert_not_null(b.lifted_root);
+  cr_assert_eq(b.lifted.n, 1u);
+  both_free(&b);
+}
+
+Test(lift, other_places_and_escaped_keys_are_not_lifted) {
+  const char *cases[] = {
+      /* not under columns */
+      "{\"data\": {\"rows\": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5]}}",
+      /* columns deeper than /data/columns */
+      "{\"x\": {\"data\": {\"columns\": {\"y\": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, "
+      "7.5, 8.5, 9.5]}}}}",
+      /* an escaped key: "d\u0061ta" is data to Jansson, not to the scan */
+      "{\"d\\u0061ta\": {\"columns\": {\"y\": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, "
+      "7.5, 8.5, 9.5]}}}",
+      "{\"data\": {\"columns\": {\"\\u0079\": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, "
+      "7.5, 8.5, 9.5]}}}",
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    both b = parse_both(cases[i], 0);
+    cr_assert_not_null(b.lifted_root, "%s", cases[i]);
+    cr_assert_eq(b.lifted.n, 0u, "%s", cases[i]);
+    same_decoding(&b, true);
+    both_free(&b);
+  }
+}
+
+Test(lift, lift_load_of_a_stored_dataset) {
+  /* What the store holds (api_datasets.c): the columns form at the top. */
+  const char *text =
+      "{\"columns\":{\"year\":[2019,2020,2021],\"gdp\":[1.0000000000000000,"
+      "2.5,null],\"pop\":[3.0000000000000000,4.0000000000000000,5.0]}}";
+  api_lifted lifted = {0};
+  json_error_t err;
+  json_t *j = api_lift_load(text, strlen(text), JSON_REJECT_DUPLICATES, 0,
+                            &lifted, &err);
+  cr_assert_not_null(j, "%s", err.text);
+  cr_assert_eq(lifted.n, 1u, "pop; gdp is shorter than a marker is worth");
+  api_limits lim;
+  api_limits_default(&lim);
+  api_data d = {0};
+  api_errors errs = {0};
+  api_error_code code;
+  cr_assert(api_data_decode(j, "", &lim, &lifted, &d, &code, &errs));
+  cr_assert_eq(d.panel->n, 3u);
+  cr_assert_eq(d.panel->ncol, 2u);
+  cr_assert_eq(d.panel->cols[0][1], 2.5);
+  cr_assert(isnan(d.panel->cols[0][2]));
+  cr_assert_eq(d.panel->cols[1][1], 4.0);
+  cr_assert_eq(d.panel->year[2], 2021);
+  api_data_free(&d);
+  api_errors_clear(&errs);
+  json_decref(j);
+  api_lifted_free(&lifted);
+}
