@@ -3,7 +3,10 @@
  * object, a "columns" object); every other value is skipped by bracket
  * counting. Anything unexpected on that path stops the scan and nothing is
  * lifted: Jansson then parses the client's text as it is, so a text the
- * scan does not fully understand keeps exactly its old answer. */
+ * scan does not fully understand keeps exactly its old answer. A marked
+ * text that Jansson refuses means the client's text is refused too (the
+ * marker and the array are both one value); the client's text is then
+ * parsed for the error. */
 #include "api_lift.h"
 
 #include <errno.h>
@@ -319,29 +322,6 @@ static bool object(scan *sc, size_t depth) {
   }
 }
 
-/* Writes the marker of column col over the array text at dst[0, n): the
- * line breaks stay, every other byte becomes a space but for the marker,
- * placed in the first run of bytes without a line break long enough to
- * hold it. False when there is no such run. */
-static bool write_marker(char *dst, size_t n, size_t col) {
-  char m[48];
-  int ml = snprintf(m, sizeof m, "\"" MARKER_PREFIX "%zu\"", col);
-  if (ml < 0 || (size_t)ml >= sizeof m) return false;
-  size_t at = SIZE_MAX, run = 0;
-  for (size_t i = 0; i < n; i++) {
-    run = dst[i] == '\n' ? 0 : run + 1;
-    if (run == (size_t)ml) {
-      at = i + 1 - (size_t)ml;
-      break;
-    }
-  }
-  if (at == SIZE_MAX) return false;
-  for (size_t i = 0; i < n; i++)
-    if (dst[i] != '\n') dst[i] = ' ';
-  memcpy(dst + at, m, (size_t)ml);
-  return true;
-}
-
 /* "\u0001" anywhere in the text: a client's string could then read as a
  * marker, so nothing is lifted. */
 static bool has_u0001(const char *s, size_t n) {
@@ -352,6 +332,35 @@ static bool has_u0001(const char *s, size_t n) {
     p = b + 1;
   }
   return false;
+}
+
+/* The text Jansson parses: the client's with each lifted array replaced
+ * by its marker string. NULL when memory is short. */
+static char *marked_text(const scan *sc, size_t *out_len) {
+  size_t removed = 0;
+  for (size_t k = 0; k < sc->nr; k++)
+    removed += sc->r[k].end - sc->r[k].start;
+  /* A marker is at most 12 + 20 bytes; an array at least LIFT_MIN_BYTES. */
+  size_t cap = sc->len - removed + sc->nr * 40 + 1;
+  char *t = malloc(cap);
+  if (t == NULL) return NULL;
+  size_t o = 0, from = 0;
+  for (size_t k = 0; k < sc->nr; k++) {
+    const repl *r = &sc->r[k];
+    memcpy(t + o, sc->s + from, r->start - from);
+    o += r->start - from;
+    int m = snprintf(t + o, cap - o, "\"" MARKER_PREFIX "%zu\"", r->col);
+    if (m < 0 || (size_t)m >= cap - o) {
+      free(t);
+      return NULL;
+    }
+    o += (size_t)m;
+    from = r->end;
+  }
+  memcpy(t + o, sc->s + from, sc->len - from);
+  o += sc->len - from;
+  *out_len = o;
+  return t;
 }
 
 json_t *api_lift_load(const char *buf, size_t len, size_t flags,
@@ -365,32 +374,21 @@ json_t *api_lift_load(const char *buf, size_t len, size_t flags,
       scanned = sc.i == len; /* one object and nothing after it */
     }
   }
-  char *text = NULL;
-  if (scanned && sc.nr > 0) {
-    text = malloc(len);
-    if (text != NULL) {
-      memcpy(text, buf, len);
-      for (size_t k = 0; k < sc.nr && text != NULL; k++) {
-        const repl *r = &sc.r[k];
-        if (!write_marker(text + r->start, r->end - r->start, r->col)) {
-          /* Nowhere to write it: put the array back, drop its column. */
-          memcpy(text + r->start, buf + r->start, r->end - r->start);
-          free(lifted->cols[r->col].v);
-          lifted->cols[r->col] = (api_lifted_col){0};
-        }
-      }
-    }
-  }
+  size_t text_len = 0;
+  char *text = scanned && sc.nr > 0 ? marked_text(&sc, &text_len) : NULL;
   free(sc.r);
-  json_t *root;
+  json_t *root = NULL;
   if (text != NULL) {
-    root = json_loadb(text, len, flags, err);
+    root = json_loadb(text, text_len, flags, err);
     free(text);
-  } else {
-    api_lifted_free(lifted); /* nothing lifted (or no memory to lift) */
+  }
+  if (root == NULL) {
+    /* Nothing lifted, or the marked text was refused: then the client's
+     * text is refused too, and parsing it gives Jansson's own error, its
+     * line and column those of the client's text. */
+    api_lifted_free(lifted);
     root = json_loadb(buf, len, flags, err);
   }
-  if (root == NULL) api_lifted_free(lifted);
   return root;
 }
 

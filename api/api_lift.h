@@ -5,9 +5,10 @@
  * 0.35-0.6 s of parsing and most of the request's peak memory. The arrays
  * at /columns/<name> and /data/columns/<name> that hold only JSON numbers
  * and nulls are read straight into doubles here; in the text that Jansson
- * then parses, each is replaced by a marker string ("\u0001gv1:<index>",
- * padded with spaces, its line breaks kept, so that Jansson's line and
- * column numbers in errors stay those of the client's text).
+ * then parses, each is replaced by a marker string ("\u0001gv1:<index>").
+ * When Jansson refuses that text, the client's own text is parsed instead,
+ * so that an error is Jansson's own, its line and column those of the
+ * client's text.
  *
  * The values are those Jansson would give: a number without fraction or
  * exponent is read with strtoll and converted to double (so -0 is 0), any
