@@ -10,8 +10,8 @@ in the same run:
              the clock starts; the server's parsing is included), against
              statsmodels OLS(...).fit(cov_type="HC1") in this process on the
              same data. The coefficients and standard errors are compared.
-  ingest     POST /v1/datasets of 100,000 rows as JSON (rows form) and as
-             CSV: MB/s of request body.
+  ingest     POST /v1/datasets of 100,000 rows as JSON (rows form), as JSON
+             (columns form) and as CSV: MB/s of request body.
   memory     peak RSS (VmHWM) of a fresh server after one POST /v1/models
              of 1e4, 1e5 and 3e5 rows.
 
@@ -251,12 +251,18 @@ def bench_ingest(binary, n=100000, reps=3):
                                                 BIG_BODY]).start()
     out = {}
     try:
-        for kind in ("json", "csv"):
+        for kind in ("json", "json-columns", "csv"):
             best = 1e300
             for rep in range(reps):
-                rows = ingest_rows(n, 1000 * (kind == "csv") + rep)
+                rows = ingest_rows(n, 1000 * (kind == "csv") +
+                                   2000 * (kind == "json-columns") + rep)
                 if kind == "json":
                     body = json.dumps({"rows": rows}).encode()
+                    ctype = "application/json"
+                elif kind == "json-columns":
+                    keys = list(rows[0].keys())
+                    body = json.dumps({"columns": {
+                        k: [r[k] for r in rows] for k in keys}}).encode()
                     ctype = "application/json"
                 else:
                     keys = list(rows[0].keys())

@@ -110,10 +110,13 @@ def main():
             wc(w, c), ref, ratio, "< 1 (faster than statsmodels)",
             yes(sm is not None and c < sm["ols1e6"]["cpu"]))
     if http:
-        for kind in ("json", "csv"):
-            i = http["ingest"][kind]
+        for kind, what in (("json", "JSON rows"),
+                           ("json-columns", "JSON columns"), ("csv", "CSV")):
+            i = http["ingest"].get(kind)
+            if i is None:
+                continue
             row("`POST /v1/datasets` 100,000 rows x 9 columns as %s "
-                "(%.1f MB), best of 3" % (kind.upper(), i["mb"]),
+                "(%.1f MB), best of 3" % (what, i["mb"]),
                 "%.1f MB/s (%s)" % (i["mb_s"], s(i["seconds"])), "-", "-",
                 "-", "-")
         for mm in http["memory"]:
