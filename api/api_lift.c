@@ -247,45 +247,36 @@ static bool lift_array(scan *sc) {
   return true;
 }
 
-/* The members of a "columns" object at depth (its own level). */
-static bool columns_object(scan *sc, size_t depth) {
-  sc->i++; /* '{' */
-  skip_ws(sc);
-  if (sc->i < sc->len && sc->s[sc->i] == '}') {
-    sc->i++;
-    return true;
-  }
-  for (;;) {
-    const char *k;
-    size_t kn;
-    if (!read_key(sc, &k, &kn)) return false;
-    skip_ws(sc);
-    if (sc->i >= sc->len || sc->s[sc->i] != ':') return false;
-    sc->i++;
-    skip_ws(sc);
-    if (sc->i >= sc->len) return false;
+/* Which object the scan is in: the top one, the top's "data", or a
+ * "columns" object (in either). */
+typedef enum obj_kind { OBJ_TOP, OBJ_DATA, OBJ_COLUMNS } obj_kind;
+
+static bool object(scan *sc, obj_kind kind, size_t depth);
+
+/* The value of member k (kn bytes, SIZE_MAX when escaped) of an object of
+ * kind at depth (the object's own level). */
+static bool member_value(scan *sc, obj_kind kind, size_t depth, const char *k,
+                         size_t kn) {
+  bool plain = kn != SIZE_MAX;
+  if (kind == OBJ_COLUMNS) {
     /* The key columns keep Jansson's path: their cells are checked as
      * codes and integer years there. */
-    bool liftable = kn != SIZE_MAX && !key_is(k, kn, "reporter") &&
+    bool liftable = plain && !key_is(k, kn, "reporter") &&
                     !key_is(k, kn, "partner") && !key_is(k, kn, "year") &&
                     (sc->max_depth == 0 || depth + 1 <= sc->max_depth);
-    if (!(liftable && sc->s[sc->i] == '[' && lift_array(sc)) && !skip_value(sc))
-      return false;
-    skip_ws(sc);
-    if (sc->i >= sc->len) return false;
-    if (sc->s[sc->i] == '}') {
-      sc->i++;
-      return true;
-    }
-    if (sc->s[sc->i] != ',') return false;
-    sc->i++;
-    skip_ws(sc);
+    if (liftable && sc->s[sc->i] == '[' && lift_array(sc)) return true;
+    return skip_value(sc);
   }
+  bool obj = sc->s[sc->i] == '{';
+  if (obj && plain && key_is(k, kn, "columns"))
+    return object(sc, OBJ_COLUMNS, depth + 1);
+  if (obj && plain && kind == OBJ_TOP && key_is(k, kn, "data"))
+    return object(sc, OBJ_DATA, depth + 1);
+  return skip_value(sc);
 }
 
-/* An object at depth: the top one (depth 1) or "data" (depth 2). Descends
- * into "columns" (both) and "data" (the top one only). */
-static bool object(scan *sc, size_t depth) {
+/* The object at sc->i ('{'), of kind, at depth. */
+static bool object(scan *sc, obj_kind kind, size_t depth) {
   sc->i++; /* '{' */
   skip_ws(sc);
   if (sc->i < sc->len && sc->s[sc->i] == '}') {
@@ -300,16 +291,7 @@ static bool object(scan *sc, size_t depth) {
     if (sc->i >= sc->len || sc->s[sc->i] != ':') return false;
     sc->i++;
     skip_ws(sc);
-    if (sc->i >= sc->len) return false;
-    bool obj = sc->s[sc->i] == '{';
-    bool ok;
-    if (obj && kn != SIZE_MAX && key_is(k, kn, "columns"))
-      ok = columns_object(sc, depth + 1);
-    else if (obj && depth == 1 && kn != SIZE_MAX && key_is(k, kn, "data"))
-      ok = object(sc, depth + 1);
-    else
-      ok = skip_value(sc);
-    if (!ok) return false;
+    if (sc->i >= sc->len || !member_value(sc, kind, depth, k, kn)) return false;
     skip_ws(sc);
     if (sc->i >= sc->len) return false;
     if (sc->s[sc->i] == '}') {
@@ -369,7 +351,7 @@ json_t *api_lift_load(const char *buf, size_t len, size_t flags,
   bool scanned = false;
   if (len >= LIFT_MIN_BYTES && !has_u0001(buf, len)) {
     skip_ws(&sc);
-    if (sc.i < len && buf[sc.i] == '{' && object(&sc, 1)) {
+    if (sc.i < len && buf[sc.i] == '{' && object(&sc, OBJ_TOP, 1)) {
       skip_ws(&sc);
       scanned = sc.i == len; /* one object and nothing after it */
     }
