@@ -170,16 +170,20 @@ static bool read_number(scan *sc, double *x) {
   char tok[TOKEN_MAX];
   memcpy(tok, s + start, len);
   tok[len] = '\0';
+  /* A token the C library does not read whole (a locale whose decimal
+   * point is not '.') is left to Jansson, which converts for the locale. */
+  char *end = NULL;
   errno = 0;
   if (real) {
-    double v = strtod(tok, NULL);
+    double v = strtod(tok, &end);
     if ((v == HUGE_VAL || v == -HUGE_VAL) && errno == ERANGE) return false;
     *x = v;
   } else {
-    long long v = strtoll(tok, NULL, 10);
+    long long v = strtoll(tok, &end, 10);
     if (errno == ERANGE) return false;
     *x = (double)v;
   }
+  if (end != tok + len) return false;
   sc->i = i;
   return true;
 }
