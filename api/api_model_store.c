@@ -150,6 +150,29 @@ json_t *api_pot_entry_json(const api_pot_entry *e) {
   return r;
 }
 
+void api_pot_entry_text(api_text *t, const api_pot_entry *e) {
+  api_text_raw(t, "{\"reporter\":");
+  api_text_string(t, e->reporter);
+  api_text_raw(t, ",\"partner\":");
+  api_text_string(t, e->partner);
+  api_text_raw(t, ",\"year\":");
+  if (e->has_year)
+    api_text_int(t, e->year);
+  else
+    api_text_raw(t, "null");
+  api_text_raw(t, ",\"actual\":");
+  api_text_real(t, e->actual);
+  api_text_raw(t, ",\"predicted\":");
+  api_text_real(t, e->predicted);
+  api_text_raw(t, ",\"k\":");
+  api_text_real(t, e->k);
+  api_text_raw(t, ",\"class\":");
+  api_text_string(t, e->cls);
+  api_text_raw(t, ",\"gap\":");
+  api_text_real(t, e->gap);
+  api_text_put(t, "}", 1);
+}
+
 void api_get_model_potentials(const api_request *req, api_response *res) {
   long long year = 0;
   bool want_year = api_query(req, "year") != NULL;
@@ -162,24 +185,34 @@ void api_get_model_potentials(const api_request *req, api_response *res) {
   size_t first = 0, count = v->n_pot;
   if (reporter != NULL)
     first = api_model_view_find(v, reporter, partner, &count);
-  json_t *rows = json_array();
-  bool fail = rows == NULL;
-  for (size_t i = first; !fail && i < first + count; i++) {
+  /* Written as text: the bytes json_dumps makes of {"model_id",
+   * "potentials": [rows]}, without a Jansson object per row (a model of
+   * 100,000 rows took 0.5-1.8 s a request that way). */
+  api_text t = {0};
+  api_text_reserve(&t, 64 + 160 * (count < 1000000 ? count : 1000000));
+  api_text_raw(&t, "{\"model_id\":");
+  api_text_string(&t, v->id);
+  api_text_raw(&t, ",\"potentials\":[");
+  bool any = false;
+  for (size_t i = first; !t.failed && i < first + count; i++) {
     const api_pot_entry *e = &v->pot_rows[i];
     if (partner != NULL &&
         (e->partner == NULL || strcmp(e->partner, partner) != 0))
       continue;
     if (want_year && (!e->has_year || e->year != year)) continue;
-    json_t *r = api_pot_entry_json(e);
-    fail = r == NULL || json_array_append_new(rows, r) != 0;
+    if (any) api_text_put(&t, ",", 1);
+    api_pot_entry_text(&t, e);
+    any = true;
   }
-  json_t *body =
-      fail ? NULL
-           : json_pack("{s:s, s:o}", "model_id", v->id, "potentials", rows);
-  if (fail) json_decref(rows);
+  api_text_raw(&t, "]}");
   etag_header(res, v);
   api_model_close(&ref);
-  api_response_json(res, 200, body);
+  if (t.failed) {
+    api_text_free(&t);
+    api_response_json(res, 200, NULL); /* the internal-error answer */
+    return;
+  }
+  api_response_take(res, 200, "application/json", t.s, t.len);
 }
 
 /* ---- POST /v1/models/{id}/predict --------------------------------------- */

@@ -8,8 +8,11 @@
 #include "api/api_requests.h"
 
 #include <errno.h>
+#include <math.h>
 
 #include "api_canon.h"
+#include "api_svc.h"
+#include "api_text.h"
 
 static const char gravity_csv_path[] =
     GRAVITAS_SOURCE_DIR "/tests/e2e/fixtures/gravity_chn_ca.csv";
@@ -1187,4 +1190,38 @@ Test(model_predict, without_a_store_is_503_unavailable) {
   answer a = run(api_post_model_predict, &env, &in);
   assert_answer_problem(&a, 503, "unavailable", "");
   answer_free(&a);
+}
+
+/* GET /v1/models/{id}/potentials writes its rows as text: the bytes must be
+ * those json_dumps makes of api_pot_entry_json, for every kind of value
+ * (nulls, non-finite numbers, signed zeros, extreme reals, escapes). */
+Test(model_store, potential_rows_as_text_are_jansson_bytes) {
+  const double vals[] = {
+      0.0,   -0.0,    1.0,      -2.5,      1e-320,
+      1e300, NAN,     INFINITY, -INFINITY, 0.1,
+      1e17,  123.456, -1e-5,    5e-324,    1.7976931348623157e308};
+  const char *names[] = {NULL, "CHN", "K\"A\\Z", "\xc3\xa9t\xc3\xa9", "a\nb\t"};
+  const char *classes[] = {NULL, "huge_potential", "expanding_potential"};
+  size_t nv = sizeof vals / sizeof vals[0];
+  for (size_t i = 0; i < 300; i++) {
+    api_pot_entry e = {.reporter = names[i % 5],
+                       .partner = names[(i / 5) % 5],
+                       .year = (int)(1990 + i % 40) * ((i % 7) ? 1 : -1),
+                       .has_year = (i % 3) != 0,
+                       .actual = vals[i % nv],
+                       .predicted = vals[(i * 7 + 1) % nv],
+                       .k = vals[(i * 3 + 2) % nv],
+                       .gap = vals[(i * 11 + 5) % nv],
+                       .cls = classes[i % 3]};
+    json_t *j = api_pot_entry_json(&e);
+    cr_assert_not_null(j);
+    char *want = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    api_text t = {0};
+    api_pot_entry_text(&t, &e);
+    cr_assert_not(t.failed);
+    cr_assert_str_eq(t.s, want, "row %zu", i);
+    free(want);
+    api_text_free(&t);
+  }
 }
