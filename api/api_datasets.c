@@ -30,6 +30,7 @@
 #include "api_data.h"
 #include "api_json.h"
 #include "api_num.h"
+#include "api_text.h"
 #include "api_service.h"
 #include "api_svc.h"
 
@@ -354,68 +355,29 @@ static json_t *summary_build(const core_panel *p, const char *id,
 
 /* ---- content ----------------------------------------------------------- */
 
-/* A growable text buffer; any failure sticks. */
-typedef struct text {
-  char *s;
-  size_t len, cap;
-  bool failed;
-} text;
-
-static bool text_reserve(text *t, size_t more) {
-  if (t->failed) return false;
-  if (t->cap - t->len > more) return true;
-  size_t cap = t->cap ? t->cap : 4096;
-  while (cap - t->len <= more) {
-    if (cap > SIZE_MAX / 2) {
-      t->failed = true;
-      return false;
-    }
-    cap *= 2;
-  }
-  char *s = realloc(t->s, cap);
-  if (s == NULL) {
-    t->failed = true;
-    return false;
-  }
-  t->s = s;
-  t->cap = cap;
-  return true;
-}
-
-static void text_put(text *t, const char *s, size_t n) {
-  if (!text_reserve(t, n)) return;
-  memcpy(t->s + t->len, s, n);
-  t->len += n;
-  t->s[t->len] = '\0';
-}
-
-static void text_lit(text *t, const char *s) {
-  text_put(t, s, strlen(s));
-}
-
 /* A JSON string literal; s is valid UTF-8 (Jansson or the CSV parser
  * checked it). */
-static void text_string(text *t, const char *s) {
-  text_lit(t, "\"");
+static void text_string(api_text *t, const char *s) {
+  api_text_raw(t, "\"");
   for (const char *c = s; *c; c++) {
     unsigned char u = (unsigned char)*c;
     if (u == '"' || u == '\\') {
       char esc[2] = {'\\', (char)u};
-      text_put(t, esc, 2);
+      api_text_put(t, esc, 2);
     } else if (u < 0x20) {
       char esc[8];
       snprintf(esc, sizeof esc, "\\u%04x", u);
-      text_put(t, esc, 6);
+      api_text_put(t, esc, 6);
     } else {
-      text_put(t, c, 1);
+      api_text_put(t, c, 1);
     }
   }
-  text_lit(t, "\"");
+  api_text_raw(t, "\"");
 }
 
 /* A real as Jansson would read it back: 17 significant digits, always with
  * a point or an exponent so that it is a real (and "-0.0" stays -0). */
-static void text_real(text *t, double x) {
+static void text_real(api_text *t, double x) {
   char buf[API_NUM_BUF + 2];
   /* api_fmt_g17 writes the bytes of snprintf's "%.17g", without its
    * multi-precision arithmetic (a third of storing 100,000 rows). */
@@ -429,7 +391,7 @@ static void text_real(text *t, double x) {
     buf[n++] = '0';
     buf[n] = '\0';
   }
-  text_put(t, buf, (size_t)n);
+  api_text_put(t, buf, (size_t)n);
 }
 
 typedef struct named {
@@ -443,60 +405,64 @@ static int cmp_named(const void *a, const void *b) {
 
 /* The stored content of p (see the top of this file). NULL on failure. */
 static char *content_build(const core_panel *p, size_t *len) {
-  text t = {0};
+  api_text t = {0};
   named *order = malloc((p->ncol ? p->ncol : 1) * sizeof *order);
   if (order == NULL) return NULL;
   for (size_t j = 0; j < p->ncol; j++)
     order[j] = (named){.name = p->names[j], .j = j};
   qsort(order, p->ncol, sizeof *order, cmp_named);
-  text_lit(&t, "{\"columns\":{");
+  /* About 20 bytes a cell (a real's 17 digits and a comma): one block,
+   * up to 256 MiB reserved up front; beyond that the buffer grows. */
+  size_t guess = 64 + 20 * p->n * (p->ncol + 3);
+  api_text_reserve(&t, guess < ((size_t)256 << 20) ? guess : (size_t)256 << 20);
+  api_text_raw(&t, "{\"columns\":{");
   bool first_col = true;
   char *const *keys[2] = {p->reporter, p->partner};
   const char *key_names[2] = {"reporter", "partner"};
   for (size_t k = 0; k < 2; k++) {
     if (keys[k] == NULL) continue;
-    text_lit(&t, first_col ? "\"" : ",\"");
-    text_lit(&t, key_names[k]);
-    text_lit(&t, "\":[");
+    api_text_raw(&t, first_col ? "\"" : ",\"");
+    api_text_raw(&t, key_names[k]);
+    api_text_raw(&t, "\":[");
     for (size_t i = 0; i < p->n; i++) {
-      if (i) text_lit(&t, ",");
+      if (i) api_text_raw(&t, ",");
       if (keys[k][i])
         text_string(&t, keys[k][i]);
       else
-        text_lit(&t, "null");
+        api_text_raw(&t, "null");
     }
-    text_lit(&t, "]");
+    api_text_raw(&t, "]");
     first_col = false;
   }
   if (p->year) {
-    text_lit(&t, first_col ? "\"year\":[" : ",\"year\":[");
+    api_text_raw(&t, first_col ? "\"year\":[" : ",\"year\":[");
     for (size_t i = 0; i < p->n; i++) {
       char buf[16];
       int n = snprintf(buf, sizeof buf, "%s%d", i ? "," : "", p->year[i]);
-      text_put(&t, buf, (size_t)n);
+      api_text_put(&t, buf, (size_t)n);
     }
-    text_lit(&t, "]");
+    api_text_raw(&t, "]");
     first_col = false;
   }
   for (size_t jj = 0; jj < p->ncol; jj++) {
     size_t j = order[jj].j;
-    text_lit(&t, first_col ? "" : ",");
+    api_text_raw(&t, first_col ? "" : ",");
     text_string(&t, p->names[j]);
-    text_lit(&t, ":[");
+    api_text_raw(&t, ":[");
     for (size_t i = 0; i < p->n; i++) {
-      if (i) text_lit(&t, ",");
+      if (i) api_text_raw(&t, ",");
       if (isfinite(p->cols[j][i]))
         text_real(&t, p->cols[j][i]);
       else
-        text_lit(&t, "null");
+        api_text_raw(&t, "null");
     }
-    text_lit(&t, "]");
+    api_text_raw(&t, "]");
     first_col = false;
   }
-  text_lit(&t, "}}");
+  api_text_raw(&t, "}}");
   free(order);
   if (t.failed) {
-    free(t.s);
+    api_text_free(&t);
     return NULL;
   }
   *len = t.len;
