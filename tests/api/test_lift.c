@@ -151,6 +151,10 @@ Test(lift, arrays_jansson_would_refuse_or_read_otherwise_stay) {
       "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, 7, 1e400, 9, 10, "
       "11]}}}",
       "{\"data\": {\"columns\": {\"y\": [1, 2]}}}",
+      /* a token of 64 bytes or more (TOKEN_MAX) is Jansson's to read */
+      "{\"data\": {\"columns\": {\"y\": [1.5, 2.5, 3.5, 4.5, 5.5, "
+      "0.10000000000000000000000000000000000000000000000000000000000000001, "
+      "7.5]}}}",
       "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
       "12,]}}}",
       "{\"data\": {\"columns\": {\"y\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
