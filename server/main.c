@@ -189,8 +189,9 @@ int main(int argc, char **argv) {
   srv_http_add_ready_check(srv, "store", store_ready, &ready);
   srv_http_add_ready_check(srv, "default_model", default_ready, &ready);
   srv_log_json("info", "listening",
-               json_pack("{s:s, s:i, s:s}", "host", cfg.host, "port",
-                         (int)srv_http_port(srv), "version", GRAVITAS_VERSION));
+               json_pack("{s:s, s:i, s:s, s:i}", "host", cfg.host, "port",
+                         (int)srv_http_port(srv), "version", GRAVITAS_VERSION,
+                         "threads", (int)cfg.threads));
 
   /* The default is fitted through the same handlers as a client's
    * requests; a restart finds it stored and only re-points the alias. */

@@ -1,5 +1,6 @@
 /* Configuration from flags, environment and defaults (see srv_config.h). */
 #include "srv_config.h"
+#include "srv_cpus.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,7 +70,7 @@ static const setting settings[S_COUNT] = {
      "numeric IPv4 or IPv6 address to bind (or localhost)", K_HOST, 0, 0},
     {S_DATA_DIR, "data-dir", "GRAVITAS_DATA_DIR", "DIR", "./var",
      "directory for the store; created when missing", K_STRING, 0, 0},
-    {S_THREADS, "threads", "GRAVITAS_THREADS", "N", "one per core",
+    {S_THREADS, "threads", "GRAVITAS_THREADS", "N", "one per usable core",
      "HTTP threads, and as many worker threads for writes (1..256)", K_UNSIGNED,
      1, 256},
     {S_CORS, "cors-origins", "GRAVITAS_CORS_ORIGINS", "LIST", "none",
@@ -401,16 +402,10 @@ static bool apply(srv_config *cfg, const setting *s, const char *value,
   return false;
 }
 
-static unsigned cores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) return 1;
-  return n > 256 ? 256u : (unsigned)n;
-}
-
 static bool set_defaults(srv_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->port = 8080;
-  cfg->threads = cores();
+  cfg->threads = srv_cpus(256);
   api_limits_default(&cfg->limits);
   cfg->connection_timeout = 30;
   cfg->cache_mb = 256;

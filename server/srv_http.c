@@ -667,17 +667,22 @@ srv_http *srv_http_start(const srv_config *cfg, void *service, char *err,
   if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
     flags |= MHD_USE_EPOLL;
 
+  /* One thread is the daemon's own internal thread: a pool size of 0 or 1
+   * is ignored with a warning, so the option is left out then. */
+  struct MHD_OptionItem pool[] = {
+      {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
+      {MHD_OPTION_END, 0, NULL}};
+  if (cfg->threads <= 1) pool[0] = pool[1];
   srv->daemon = MHD_start_daemon(
       flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
       /* The logger must come first to catch messages about later options. */
       MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-      (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-      (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned int)cfg->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned int)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      (unsigned int)PER_IP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, srv, MHD_OPTION_END);
+      (struct sockaddr *)&addr, MHD_OPTION_ARRAY, pool,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PER_IP_CONNECTION_LIMIT,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
   if (srv->daemon == NULL) {
     snprintf(err, errsz, "cannot listen on %s port %u (in use or not allowed)",
              cfg->host, cfg->port);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "srv_config.h"
+#include "srv_cpus.h"
 
 /* A fake environment: a NULL-terminated list of NAME=value strings. */
 static const char *fake_env(void *ctx, const char *name) {
@@ -46,8 +47,7 @@ Test(config, defaults) {
   cr_assert_eq(cfg.port, 8080u);
   cr_assert_str_eq(cfg.host, "127.0.0.1");
   cr_assert_str_eq(cfg.data_dir, "./var");
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  cr_assert_eq(cfg.threads, (unsigned)(cores < 1 ? 1 : cores));
+  cr_assert_eq(cfg.threads, srv_cpus(256), "one per usable core");
   cr_assert_eq(cfg.max_concurrent_fits, cfg.threads);
   cr_assert_eq(cfg.connection_timeout, 30u);
   cr_assert_eq(cfg.cache_mb, 256u);
