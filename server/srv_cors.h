@@ -16,7 +16,7 @@ typedef struct srv_cors {
 /* Request headers a browser may send (preflight answer). */
 #define SRV_CORS_ALLOW_HEADERS "Content-Type, Authorization"
 /* Response headers scripts may read. */
-#define SRV_CORS_EXPOSE_HEADERS "ETag, Location, Retry-After"
+#define SRV_CORS_EXPOSE_HEADERS "ETag, Location, Retry-After, Server-Timing"
 
 /* True when origin (the request's Origin header, NULL when absent) may read
  * the response: it is non-empty and either "*" is configured or it equals

@@ -179,6 +179,16 @@ class DefaultAndFastPath(g.ServerTestCase, unittest.TestCase):
         self.assertProblem(r, 400, "bad-query", ["/query/reporter"])
 
 
+def server_timing(r):
+    """The metric names and durations of a Server-Timing header."""
+    names, durs = [], []
+    for part in r.headers["server-timing"].split(","):
+        name, dur = part.strip().split(";dur=")
+        names.append(name)
+        durs.append(float(dur))
+    return names, durs
+
+
 class DatasetsModelsAliases(g.ServerTestCase, unittest.TestCase):
 
     @classmethod
@@ -253,6 +263,17 @@ class DatasetsModelsAliases(g.ServerTestCase, unittest.TestCase):
         again = self.srv.post("/v1/models", body)
         self.assertEqual(again.status, 200, again.text)
         self.assertEqual(again.json, first.json)
+        # Server-Timing: every stage of a new fit, only the first three of
+        # a cached one; durations in ms that add up to no more than total.
+        self.assertEqual(server_timing(first)[0],
+                         ["parse", "id", "prep", "fit", "encode", "store",
+                          "total"])
+        self.assertEqual(server_timing(again)[0],
+                         ["parse", "id", "prep", "total"])
+        for r in (first, again):
+            names, durs = server_timing(r)
+            self.assertTrue(all(d >= 0 for d in durs), durs)
+            self.assertLessEqual(sum(durs[:-1]), durs[-1] + 0.01, durs)
         # The same data inline is the same model.
         inline = self.srv.post("/v1/models", {"data": {"rows": self.rows},
                                               "formula": FORMULA,
