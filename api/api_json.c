@@ -148,6 +148,160 @@ bool api_utf8_valid(const char *s, size_t n) {
   return true;
 }
 
+static const char *json_ws(const char *p, const char *e) {
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+static int hex4(const char *p, const char *e) {
+  if (e - p < 4) return -1;
+  int v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/* p at the opening quote; the position after the closing one, or NULL. */
+static const char *json_string_end(const char *p, const char *e) {
+  p++;
+  for (;;) {
+    while (p < e && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 &&
+           *p != '"' && *p != '\\')
+      p++;
+    if (p >= e) return NULL;
+    unsigned char c = (unsigned char)*p;
+    if (c == '"') return p + 1;
+    if (c < 0x20) return NULL;
+    if (c >= 0x80) {
+      size_t k = utf8_seq((const unsigned char *)p, (size_t)(e - p));
+      if (k == 0) return NULL;
+      p += k;
+      continue;
+    }
+    /* An escape. */
+    if (++p >= e) return NULL;
+    switch (*p) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't': p++; continue;
+    case 'u': break;
+    default: return NULL;
+    }
+    int u = hex4(p + 1, e);
+    if (u < 0) return NULL;
+    p += 5;
+    if (u >= 0xDC00 && u <= 0xDFFF) return NULL;
+    if (u >= 0xD800 && u <= 0xDBFF) {
+      if (e - p < 2 || p[0] != '\\' || p[1] != 'u') return NULL;
+      int lo = hex4(p + 2, e);
+      if (lo < 0xDC00 || lo > 0xDFFF) return NULL;
+      p += 6;
+    }
+  }
+}
+
+static const char *json_digits(const char *p, const char *e) {
+  const char *q = p;
+  while (q < e && *q >= '0' && *q <= '9')
+    q++;
+  return q == p ? NULL : q;
+}
+
+/* A number at p; the position after it, or NULL. */
+static const char *json_number_end(const char *p, const char *e) {
+  if (*p == '-') p++;
+  if (p >= e) return NULL;
+  if (*p == '0')
+    p++;
+  else if (!(p = json_digits(p, e)))
+    return NULL;
+  if (p < e && *p == '.' && !(p = json_digits(p + 1, e))) return NULL;
+  if (p < e && (*p == 'e' || *p == 'E')) {
+    p++;
+    if (p < e && (*p == '+' || *p == '-')) p++;
+    if (!(p = json_digits(p, e))) return NULL;
+  }
+  return p;
+}
+
+static const char *json_word_end(const char *p, const char *e, const char *word,
+                                 size_t len) {
+  return (size_t)(e - p) >= len && memcmp(p, word, len) == 0 ? p + len : NULL;
+}
+
+bool api_json_valid(const char *s, size_t n) {
+  if (s == NULL) return false;
+  const char *p = s, *e = s + n;
+  /* One bit per open container: 1 object, 0 array. */
+  unsigned char stack[API_JSON_VALID_MAX_DEPTH / 8];
+  size_t depth = 0;
+#define TOP_IS_OBJECT() ((stack[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1u)
+value:
+  p = json_ws(p, e);
+  if (p >= e) return false;
+  switch (*p) {
+  case '{':
+  case '[': {
+    if (depth == API_JSON_VALID_MAX_DEPTH) return false;
+    bool obj = *p == '{';
+    unsigned char bit = (unsigned char)(1u << (depth % 8));
+    stack[depth / 8] =
+        obj ? (unsigned char)(stack[depth / 8] | bit)
+            : (unsigned char)(stack[depth / 8] & (unsigned char)~bit);
+    depth++;
+    p = json_ws(p + 1, e);
+    if (p < e && *p == (obj ? '}' : ']')) {
+      depth--;
+      p++;
+      goto after;
+    }
+    if (obj) goto key;
+    goto value;
+  }
+  case '"': p = json_string_end(p, e); break;
+  case 't': p = json_word_end(p, e, "true", 4); break;
+  case 'f': p = json_word_end(p, e, "false", 5); break;
+  case 'n': p = json_word_end(p, e, "null", 4); break;
+  default:
+    p = (*p == '-' || (*p >= '0' && *p <= '9')) ? json_number_end(p, e) : NULL;
+  }
+  if (p == NULL) return false;
+after:
+  p = json_ws(p, e);
+  if (depth == 0) return p == e;
+  if (p >= e) return false;
+  if (*p == ',') {
+    p++;
+    if (TOP_IS_OBJECT()) goto key;
+    goto value;
+  }
+  if (*p != (TOP_IS_OBJECT() ? '}' : ']')) return false;
+  depth--;
+  p++;
+  goto after;
+key:
+  p = json_ws(p, e);
+  if (p >= e || *p != '"' || !(p = json_string_end(p, e))) return false;
+  p = json_ws(p, e);
+  if (p >= e || *p != ':') return false;
+  p++;
+  goto value;
+#undef TOP_IS_OBJECT
+}
+
 char *api_utf8_sanitize(char *s) {
   size_t n = strlen(s);
   for (size_t i = 0; i < n;) {

@@ -88,6 +88,20 @@ char *api_utf8_trim(char *buf);
  * most U+10FFFF), the rule Jansson applies to JSON strings. */
 bool api_utf8_valid(const char *s, size_t n);
 
+/* Maximum nesting accepted by api_json_valid (Jansson's own parser depth
+ * limit). */
+#define API_JSON_VALID_MAX_DEPTH 2048
+
+/* True when s[0, n) is one JSON text (RFC 8259; any value at the top,
+ * surrounding white space allowed) in strict UTF-8, with no unpaired
+ * surrogate escape and at most API_JSON_VALID_MAX_DEPTH levels of arrays
+ * and objects. It accepts what Jansson's json_loadb accepts with
+ * JSON_DECODE_ANY | JSON_ALLOW_NUL, apart from valid JSON that Jansson
+ * cannot hold: integers beyond 64 bits, reals beyond DBL_MAX and "\u0000"
+ * in an object key (fuzz_request checks the agreement on every input). No allocation, one
+ * pass: the store checks a model's answer with it before keeping it. */
+bool api_json_valid(const char *s, size_t n);
+
 /* Replaces each byte of the NUL-terminated s that does not start a valid
  * UTF-8 sequence with '?', so that a message quoting the input (a CSV cell,
  * or the token Jansson's error text quotes) can go into JSON. Returns s. */

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* PRAGMA application_id of a Gravitas store ("GRAV"). */
 #define STORE_APPLICATION_ID 0x47524156
 #define STORE_FILE_NAME "gravitas.db"

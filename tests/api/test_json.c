@@ -304,3 +304,133 @@ Test(json, error_entries_survive_invalid_utf8) {
   cr_assert_str_eq(json_string_value(json_object_get(e, "detail")), "bad ?");
   api_errors_clear(&errs);
 }
+
+/* api_json_valid against Jansson (JSON_DECODE_ANY | JSON_ALLOW_NUL) on each
+ * text: both accept or both refuse. */
+static bool jansson_accepts(const char *s, size_t n) {
+  json_error_t e;
+  json_t *v = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+  json_decref(v);
+  return v != NULL;
+}
+
+Test(json, valid_accepts_every_kind_of_value) {
+  static const char *const ok[] = {
+      "{}",
+      "[]",
+      " {\"a\": [1, -2.5e-3, 0, -0, 1E+9, true, false, null]} ",
+      "\"x\"",
+      "0",
+      "-0.0",
+      "123",
+      "1.5e308",
+      "null",
+      "\t\r\n[ ]\n",
+      "{\"\\u00e9\\\"\\\\\\/\\b\\f\\n\\r\\t\": \"\\ud83d\\ude00\"}",
+      "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+      "\"\\u0000\"",
+      "[[[[[]]]],{\"a\":{\"b\":{}}}]",
+      "{\"a\":1,\"a\":2}"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    cr_assert(api_json_valid(ok[i], strlen(ok[i])), "%s", ok[i]);
+    cr_assert(jansson_accepts(ok[i], strlen(ok[i])), "%s", ok[i]);
+  }
+}
+
+Test(json, valid_refuses_what_is_not_json) {
+  static const char *const bad[] = {"",
+                                    " ",
+                                    "{",
+                                    "}",
+                                    "[1,]",
+                                    "{\"a\":1,}",
+                                    "{\"a\" 1}",
+                                    "{a:1}",
+                                    "[1 2]",
+                                    "01",
+                                    "1.",
+                                    ".5",
+                                    "1e",
+                                    "1e+",
+                                    "+1",
+                                    "-",
+                                    "--1",
+                                    "0x10",
+                                    "NaN",
+                                    "Infinity",
+                                    "tru",
+                                    "nul",
+                                    "True",
+                                    "\"abc",
+                                    "\"a\nb\"",
+                                    "\"\\x\"",
+                                    "\"\\u12\"",
+                                    "\"\\u12G4\"",
+                                    "\"\\ud800\"",
+                                    "\"\\udc00\"",
+                                    "\"\\ud800\\u0041\"",
+                                    "\"\xc3\"",
+                                    "\"\xc0\xaf\"",
+                                    "\"\xed\xa0\x80\"",
+                                    "\"\xf4\x90\x80\x80\"",
+                                    "\"\xff\"",
+                                    "{} {}",
+                                    "[] x",
+                                    "\xef\xbb\xbf{}",
+                                    "{\"a\":}",
+                                    "[,1]",
+                                    "{,}",
+                                    "[\"a\":1]",
+                                    "{\"a\",1}",
+                                    "{1:2}"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    cr_assert_not(api_json_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
+    cr_assert_not(jansson_accepts(bad[i], strlen(bad[i])), "%s", bad[i]);
+  }
+  /* A NUL byte outside and inside a string; a text cut anywhere. */
+  cr_assert_not(api_json_valid("[1]\0", 4));
+  cr_assert_not(api_json_valid("\"a\0b\"", 5));
+  const char *full = "{\"k\": [1.5, \"\\u00e9\", {\"x\": null}]}";
+  for (size_t n = 0; n < strlen(full); n++)
+    cr_assert_not(api_json_valid(full, n), "%.*s", (int)n, full);
+  cr_assert(api_json_valid(full, strlen(full)));
+  cr_assert_not(api_json_valid(NULL, 0));
+}
+
+Test(json, valid_numbers_beyond_what_jansson_holds_are_json) {
+  const char *big[] = {"123456789012345678901234567890", "1e999", "-1e999"};
+  for (size_t i = 0; i < sizeof big / sizeof *big; i++)
+    cr_assert(api_json_valid(big[i], strlen(big[i])), "%s", big[i]);
+}
+
+Test(json, valid_depth_limit_is_janssons) {
+  size_t d = API_JSON_VALID_MAX_DEPTH;
+  char *s = malloc(2 * d + 4);
+  cr_assert_not_null(s);
+  for (size_t extra = 0; extra <= 1; extra++) {
+    size_t n = d + extra;
+    for (size_t i = 0; i < n; i++) {
+      s[i] = '[';
+      s[2 * n - 1 - i] = ']';
+    }
+    cr_assert_eq(api_json_valid(s, 2 * n), extra == 0, "depth %zu", n);
+    cr_assert_eq(jansson_accepts(s, 2 * n), extra == 0, "depth %zu", n);
+  }
+  /* Objects and arrays mixed, both closed in the right order. */
+  cr_assert(api_json_valid("{\"a\":[{\"b\":[1]}]}", 17));
+  cr_assert_not(api_json_valid("{\"a\":[{\"b\":[1}]]}", 17));
+  free(s);
+}
+
+Test(json, valid_nul_escape_in_a_key_is_json) {
+  /* Jansson refuses it (it cannot hold the key), RFC 8259 does not. */
+  const char *s = "{\"a\\u0000b\": 1}";
+  cr_assert(api_json_valid(s, strlen(s)));
+}
+
+Test(json, valid_refuses_a_raw_nul_after_a_number) {
+  /* Jansson lets this pass (it ends the number at the NUL); RFC 8259 has
+   * no place for a raw NUL byte outside strings, nor inside them. */
+  static const char s[] = "{\"a\": 3655.65\0, \"b\": 1}";
+  cr_assert_not(api_json_valid(s, sizeof s - 1));
+}

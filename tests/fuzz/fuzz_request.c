@@ -14,7 +14,11 @@
  *   - parsing with the numeric columns lifted (api_lift.h) gives the same
  *     answer as without: the same problem body when refused; when parsed,
  *     the same decoding of "data" and of the body itself (the datasets
- *     form): same verdict, same errors, the same panel bit for bit.
+ *     form): same verdict, same errors, the same panel bit for bit;
+ *   - api_json_valid accepts exactly what Jansson accepts (any value, NUL
+ *     escapes allowed), apart from numbers too big for Jansson, NUL
+ *     escapes in object keys and raw NUL bytes (never JSON; Jansson lets
+ *     one pass after a number).
  * None of this may crash, leak or read past the body (which is not
  * NUL-terminated). Built by tests/fuzz/CMakeLists.txt (make fuzz). */
 #include <stddef.h>
@@ -198,6 +202,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                      .body = size ? body : NULL,
                      .body_len = size,
                      .env = &env};
+
+  /* api_json_valid (the store's check of an answer) agrees with Jansson,
+   * apart from what is valid JSON but Jansson cannot hold (numbers too big,
+   * "\u0000" in an object key) and raw NUL bytes, which RFC 8259 never
+   * allows but Jansson lets pass after a number. */
+  json_error_t je;
+  json_t *any = json_loadb(body, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+  bool valid = api_json_valid(body, size);
+  if (any != NULL) {
+    if (!valid && memchr(body, 0, size) == NULL) abort();
+    json_decref(any);
+  } else if (valid && strstr(je.text, "too big") == NULL &&
+             strstr(je.text, "overflow") == NULL &&
+             strstr(je.text, "NUL byte in object key") == NULL) {
+    abort();
+  }
 
   api_response res;
   memset(&res, 0, sizeof res);

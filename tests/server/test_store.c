@@ -164,7 +164,7 @@ static void raw_exec(sqlite3 *db, const char *sql) {
 
 /* ---- opening and the schema -------------------------------------------- */
 
-Test(store, open_creates_missing_directories_and_schema_version_1_in_wal) {
+Test(store, open_creates_missing_directories_and_the_schema_in_wal) {
   const char *dir = in_tmp("a/b/data");
   store *st = open_ok(dir);
   cr_assert_eq(store_integrity_check(st, NULL), STORE_OK);
@@ -203,6 +203,92 @@ Test(store, open_creates_missing_directories_and_schema_version_1_in_wal) {
     sqlite3_finalize(q);
     cr_assert_str_eq(cols, expect[t][1], "columns of %s", expect[t][0]);
   }
+  /* The result is checked by store_put_model, not by SQLite. */
+  cr_assert_eq(raw_int(db, "SELECT instr(sql, 'json_valid(result)') FROM "
+                           "sqlite_schema WHERE name = 'models'"),
+               0);
+  sqlite3_close(db);
+}
+
+/* Turns the store in dir back into version 1: the models table with
+ * CHECK (json_valid(result)), as version 1 created it. */
+static void make_v1(const char *dir) {
+  sqlite3 *db = raw_open(dir);
+  long long cookie = raw_int(db, "PRAGMA schema_version");
+  char sql[128];
+  raw_exec(db, "PRAGMA writable_schema = ON");
+  raw_exec(db, "UPDATE sqlite_schema SET sql = replace(sql, "
+               "' result TEXT NOT NULL,', "
+               "' result TEXT NOT NULL CHECK (json_valid(result)),') "
+               "WHERE name = 'models'");
+  snprintf(sql, sizeof sql, "PRAGMA schema_version = %lld", cookie + 1);
+  raw_exec(db, sql);
+  raw_exec(db, "PRAGMA writable_schema = OFF");
+  raw_exec(db, "PRAGMA user_version = 1");
+  sqlite3_close(db);
+  db = raw_open(dir);
+  cr_assert_eq(raw_int(db, "SELECT instr(sql, 'json_valid(result)') > 0 "
+                           "FROM sqlite_schema WHERE name = 'models'"),
+               1);
+  /* Version 1's CHECK is in force again. */
+  cr_assert_neq(sqlite3_exec(db,
+                             "INSERT INTO models VALUES ('m_x', 'ds_x', '{}', "
+                             "'not json', '2026-01-01T00:00:00.000Z', 8)",
+                             NULL, NULL, NULL),
+                SQLITE_OK);
+  sqlite3_close(db);
+}
+
+Test(store, a_version_1_store_is_upgraded_and_keeps_its_models) {
+  store *st = open_ok(tmp);
+  char mid[40], dsid[40], spec[200], res[300];
+  m_id(mid, 7);
+  ds_id(dsid, 7);
+  spec_for(7, spec, sizeof spec);
+  result_for(7, res, sizeof res);
+  cr_assert_eq(store_put_model(st, mid, dsid, spec, res, NULL, NULL), STORE_OK);
+  cr_assert_eq(store_put_alias(st, "default", mid, NULL, NULL), STORE_OK);
+  store_close(st);
+  make_v1(tmp);
+
+  st = open_ok(tmp);
+  cr_assert_eq(store_integrity_check(st, NULL), STORE_OK);
+  store_model *m = NULL;
+  cr_assert_eq(store_get_model(st, mid, &m, NULL), STORE_OK);
+  cr_assert_str_eq(m->result_json, res);
+  store_model_free(m);
+  store_err err;
+  cr_assert_eq(store_put_model(st, "m_2", dsid, spec, "{\"fit\":", NULL, &err),
+               STORE_INVALID, "a result that is not JSON is still refused");
+  cr_assert(strstr(err.msg, "not JSON"), "%s", err.msg);
+  cr_assert_eq(
+      store_put_model(st, "m_2", dsid, spec, "{\"fit\":{}}", NULL, &err),
+      STORE_OK, "%s", err.msg);
+  store_close(st);
+
+  sqlite3 *db = raw_open(tmp);
+  cr_assert_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+  cr_assert_eq(raw_int(db, "SELECT instr(sql, 'json_valid(result)') FROM "
+                           "sqlite_schema WHERE name = 'models'"),
+               0);
+  cr_assert_eq(raw_int(db, "SELECT count(*) FROM models"), 2);
+  sqlite3_close(db);
+  /* Opening again is a no-op. */
+  store_close(open_ok(tmp));
+}
+
+Test(store, a_version_1_store_with_another_models_table_is_refused) {
+  store_close(open_ok(tmp));
+  sqlite3 *db = raw_open(tmp);
+  raw_exec(db, "PRAGMA user_version = 1"); /* without the CHECK */
+  sqlite3_close(db);
+  store *st = (store *)1;
+  store_err err;
+  cr_assert_eq(store_open(tmp, NULL, &st, &err), STORE_INVALID);
+  cr_assert_null(st);
+  cr_assert(strstr(err.msg, "not as created"), "%s", err.msg);
+  db = raw_open(tmp);
+  cr_assert_eq(raw_int(db, "PRAGMA user_version"), 1, "nothing changed");
   sqlite3_close(db);
 }
 
@@ -326,13 +412,17 @@ Test(store, open_reports_a_file_that_is_not_a_database_as_corrupt) {
 Test(store, open_refuses_a_newer_schema_version) {
   store_close(open_ok(tmp));
   sqlite3 *db = raw_open(tmp);
-  raw_exec(db, "PRAGMA user_version = 2");
+  char sql[64], want[64];
+  snprintf(sql, sizeof sql, "PRAGMA user_version = %d",
+           STORE_SCHEMA_VERSION + 1);
+  raw_exec(db, sql);
   sqlite3_close(db);
   store *st = (store *)1;
   store_err err;
   cr_assert_eq(store_open(tmp, NULL, &st, &err), STORE_INVALID);
   cr_assert_null(st);
-  cr_assert(strstr(err.msg, "schema version 2"), "%s", err.msg);
+  snprintf(want, sizeof want, "schema version %d", STORE_SCHEMA_VERSION + 1);
+  cr_assert(strstr(err.msg, want), "%s", err.msg);
 }
 
 Test(store, open_refuses_another_applications_database) {
