@@ -74,6 +74,22 @@ static bool digits17(uint64_t m, int e, int E, uint64_t *trunc, bool *up) {
   return true;
 }
 
+/* 10^k as a double for k = -5..38 (each literal is the double nearest to
+ * the power). */
+static double pow10_double(int k) {
+  static const double p[] = {
+      1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+      1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+      1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27,
+      1e28, 1e29, 1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38};
+  return p[k + 5];
+}
+
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536"
+    "37383940414243444546474849505152535455565758596061626364656667686970717273"
+    "7475767778798081828384858687888990919293949596979899";
+
 static size_t fallback(double x, char *buf) {
   int n = snprintf(buf, API_NUM_BUF, "%.17g", x);
   return n < 0 ? 0 : (size_t)n;
@@ -95,7 +111,12 @@ size_t api_fmt_g17(double x, char buf[API_NUM_BUF]) {
   double fr = frexp(ax, &e2); /* ax = fr 2^e2, fr in [0.5, 1) */
   uint64_t m = (uint64_t)ldexp(fr, 53);
   int e = e2 - 53; /* ax = m 2^e exactly */
-  int E = (int)floor(log10(ax));
+  /* floor(log10(ax)) without log10: ax is in [2^(e2-1), 2^e2), so it is
+   * floor((e2 - 1) log10(2)) or one more, which one comparison with a
+   * power of ten tells. A guess wrong by the rounding of that power is
+   * mended by the loop below. */
+  int E = (int)floor((e2 - 1) * 0.30102999566398120);
+  if (E + 1 >= -5 && E + 1 <= 38 && ax >= pow10_double(E + 1)) E++;
   uint64_t D = 0;
   bool up = false;
   const uint64_t lo = 10000000000000000ULL, hi = 100000000000000000ULL;
@@ -114,12 +135,15 @@ size_t api_fmt_g17(double x, char buf[API_NUM_BUF]) {
     D = lo;
     E++;
   }
-  /* The 17 digits, and how many are left after removing trailing zeros. */
+  /* The 17 digits (two at a time), and how many are left after removing
+   * trailing zeros. */
   char dig[17];
-  for (int i = 16; i >= 0; i--) {
-    dig[i] = (char)('0' + D % 10);
-    D /= 10;
+  for (int i = 15; i >= 1; i -= 2) {
+    unsigned r = (unsigned)(D % 100);
+    D /= 100;
+    memcpy(dig + i, digit_pairs + 2 * r, 2);
   }
+  dig[0] = (char)('0' + D);
   int nd = 17;
   while (nd > 1 && dig[nd - 1] == '0')
     nd--;
