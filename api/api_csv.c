@@ -2,6 +2,7 @@
  * one pass over the bytes, growable column buffers, the panel built at the
  * end exactly as api_data_decode builds it from the rows form. */
 #include "api_csv.h"
+#include "api_num.h"
 
 #include <errno.h>
 #include <math.h>
@@ -181,13 +182,16 @@ static num_status parse_number(const char *t, size_t n, double *out) {
     if (ed == 0) return NUM_SYNTAX;
   }
   if (i != n) return NUM_SYNTAX;
-  memcpy(buf, t, n);
-  buf[n] = '\0';
-  errno = 0;
-  char *end = NULL;
-  double v = strtod(buf, &end);
-  if (end != buf + n) return NUM_SYNTAX;
-  if (errno == ERANGE && isinf(v)) return NUM_RANGE;
+  double v;
+  if (!api_parse_real(t, n, &v)) { /* the rare cases it leaves to strtod */
+    memcpy(buf, t, n);
+    buf[n] = '\0';
+    errno = 0;
+    char *end = NULL;
+    v = strtod(buf, &end);
+    if (end != buf + n) return NUM_SYNTAX;
+    if (errno == ERANGE && isinf(v)) return NUM_RANGE;
+  }
   if (integer && v == 0) v = 0.0;
   *out = v;
   return NUM_OK;

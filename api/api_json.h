@@ -98,8 +98,9 @@ bool api_utf8_valid(const char *s, size_t n);
  * and objects. It accepts what Jansson's json_loadb accepts with
  * JSON_DECODE_ANY | JSON_ALLOW_NUL, apart from valid JSON that Jansson
  * cannot hold: integers beyond 64 bits, reals beyond DBL_MAX and "\u0000"
- * in an object key (fuzz_request checks the agreement on every input). No allocation, one
- * pass: the store checks a model's answer with it before keeping it. */
+ * in an object key (fuzz_request checks the agreement on every input). No
+ * allocation, one pass: the store checks a model's answer with it before
+ * keeping it. */
 bool api_json_valid(const char *s, size_t n);
 
 /* Replaces each byte of the NUL-terminated s that does not start a valid

@@ -1,5 +1,6 @@
 /* See api_num.h. */
 #include "api_num.h"
+#include "api_pow5.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -205,4 +206,108 @@ size_t api_fmt_json_real(double x, char buf[API_NUM_BUF]) {
     n -= (size_t)(end - start);
   }
   return n;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* 10^k, k = 0..22: exact doubles. */
+static const double exact_pow10[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* w * 10^q (w != 0, at most 19 digits) as a double, when it is a normal
+ * number and the 128-bit product decides its rounding. Lemire (2021),
+ * section 5: w is normalised, multiplied by the truncated 5^q, and the
+ * top 54 bits give the significand and a rounding bit. */
+static bool eisel_lemire(uint64_t w, int q, bool neg, double *out) {
+  if (q < API_POW5_MIN_Q || q > API_POW5_MAX_Q) return false;
+  int lz = __builtin_clzll(w);
+  w <<= lz;
+  size_t idx = 2 * (size_t)(q - API_POW5_MIN_Q);
+  u128 first = (u128)w * API_POW5[idx];
+  uint64_t hi = (uint64_t)(first >> 64), lo = (uint64_t)first;
+  if ((hi & 0x1FF) == 0x1FF) {
+    /* The low bits may carry into the kept ones: add the next 64 bits of
+     * 5^q's product. */
+    u128 second = (u128)w * API_POW5[idx + 1];
+    uint64_t second_hi = (uint64_t)(second >> 64);
+    lo += second_hi;
+    if (second_hi > lo) hi++;
+  }
+  /* Products still this close to a boundary are left to strtod outside the
+   * exponents where they are known to be exact (the paper's fallback). */
+  if (lo == UINT64_MAX && (q < -27 || q > 55)) return false;
+  int upper = (int)(hi >> 63);
+  int shift = upper + 64 - 52 - 3;
+  uint64_t mant = hi >> shift;
+  /* floor(q log2(10)) + 63 + upper - lz + 1023: the biased exponent. */
+  int power2 =
+      (int)((((152170 + 65536) * (int64_t)q) >> 16) + 63) + upper - lz + 1023;
+  if (power2 <= 0) return false; /* subnormal or zero: strtod decides */
+  /* A product that is exactly halfway (possible only for small q) rounds
+   * to even. */
+  if (lo <= 1 && q >= -4 && q <= 23 && (mant & 3) == 1 && (mant << shift) == hi)
+    mant &= ~(uint64_t)1;
+  mant += mant & 1;
+  mant >>= 1;
+  if (mant >= ((uint64_t)2 << 52)) {
+    mant = (uint64_t)1 << 52;
+    power2++;
+  }
+  mant &= ~((uint64_t)1 << 52);
+  if (power2 >= 0x7FF) return false; /* infinite: strtod sets ERANGE */
+  uint64_t bits = mant | ((uint64_t)power2 << 52) | ((uint64_t)neg << 63);
+  memcpy(out, &bits, sizeof *out);
+  return true;
+}
+
+bool api_parse_real(const char *s, size_t n, double *out) {
+  size_t i = 0;
+  bool neg = false;
+  if (i < n && s[i] == '-') {
+    neg = true;
+    i++;
+  }
+  uint64_t w = 0;
+  int digits = 0; /* significant digits in w */
+  int q = 0;      /* value = w * 10^q */
+  for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+    if (w == 0 && s[i] == '0') continue;
+    if (digits == 19) return false;
+    w = w * 10 + (uint64_t)(s[i] - '0');
+    digits++;
+  }
+  if (i < n && s[i] == '.') {
+    for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+      q--;
+      if (w == 0 && s[i] == '0') continue;
+      if (digits == 19) return false;
+      w = w * 10 + (uint64_t)(s[i] - '0');
+      digits++;
+    }
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    bool eneg = false;
+    if (i < n && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
+    int e = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+      if (e > 100000) return false;
+      e = e * 10 + (s[i] - '0');
+    }
+    q += eneg ? -e : e;
+  }
+  if (i != n) return false;
+  if (w == 0) {
+    *out = neg ? -0.0 : 0.0;
+    return true;
+  }
+  if (w <= ((uint64_t)1 << 53) && q >= -22 && q <= 22) {
+    /* Clinger: w and 10^|q| are exact, one IEEE operation rounds. */
+    double v = (double)w;
+    v = q < 0 ? v / exact_pow10[-q] : v * exact_pow10[q];
+    *out = neg ? -v : v;
+    return true;
+  }
+  return eisel_lemire(w, q, neg, out);
 }

@@ -1,5 +1,7 @@
 /* Fast, exact number formatting for the large outputs (the canonical form
- * behind dataset ids, the potentials of a model answer).
+ * behind dataset ids, the potentials of a model answer), and fast, exact
+ * reading of the large inputs (numeric columns of a JSON body, CSV cells):
+ * api_parse_real, 31 ns a 17-digit number against strtod's 89.
  *
  * glibc's printf("%.17g") goes through multi-precision arithmetic and took
  * about a microsecond a number: with 900,000 numbers in a 100,000-row fit
@@ -11,6 +13,7 @@
 #ifndef GRAVITAS_API_NUM_H
 #define GRAVITAS_API_NUM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Room for any output of the functions below, with its NUL. */
@@ -25,5 +28,16 @@ size_t api_fmt_g17(double x, char buf[API_NUM_BUF]);
  * point nor an exponent, the exponent without '+' or leading zeros
  * ("1e-5", "1.5e20"). Returns the length. */
 size_t api_fmt_json_real(double x, char buf[API_NUM_BUF]);
+
+/* Reads the decimal number s[0, n) (the JSON grammar: -?int(.frac)?
+ * ([eE][+-]?exp)?, already checked by the caller) into *out exactly as
+ * strtod rounds it (to nearest, ties to even), and returns true; returns
+ * false, writing nothing, when it leaves the number to strtod: more than 19
+ * digits from the first nonzero one, a result that is subnormal, zero by
+ * underflow or infinite, or one of the rare products too close to a rounding
+ * boundary. Clinger's fast path for small significands and exponents, the
+ * Eisel-Lemire algorithm otherwise (the table in api_pow5.h).
+ * tests/api/test_num.c compares it with strtod bit for bit. */
+bool api_parse_real(const char *s, size_t n, double *out);
 
 #endif

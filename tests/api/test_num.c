@@ -203,3 +203,151 @@ Test(num_answer, text_strings_escape_as_jansson_and_refuse_bad_utf8) {
     api_text_free(&t);
   }
 }
+
+/* ---- api_parse_real against strtod ------------------------------------ */
+
+static size_t n_parsed, n_fast;
+
+/* When api_parse_real takes the number, it is strtod's, bit for bit. */
+static void check_parse(const char *s) {
+  double want = strtod(s, NULL), got = 0.0;
+  n_parsed++;
+  if (!api_parse_real(s, strlen(s), &got)) return;
+  n_fast++;
+  uint64_t a, b;
+  memcpy(&a, &want, 8);
+  memcpy(&b, &got, 8);
+  cr_assert_eq(a, b, "%s: strtod %a, api_parse_real %a", s, want, got);
+}
+
+Test(num_parse, printed_doubles_at_every_precision) {
+  char buf[64];
+  n_parsed = n_fast = 0;
+  for (int i = 0; i < 300000; i++) {
+    uint64_t bits = next();
+    double x;
+    memcpy(&x, &bits, 8);
+    if (!isfinite(x)) continue;
+    int p = 1 + (int)(next() % 19);
+    snprintf(buf, sizeof buf, "%.*g", p, x);
+    check_parse(buf);
+    snprintf(buf, sizeof buf, "%.17g", x);
+    check_parse(buf);
+    /* Values of everyday size, as data carry them. */
+    double y = (unif() - 0.5) * pow(10.0, (double)(next() % 30) - 10.0);
+    snprintf(buf, sizeof buf, "%.*g", p, y);
+    check_parse(buf);
+    snprintf(buf, sizeof buf, "%.17g", y);
+    check_parse(buf);
+    snprintf(buf, sizeof buf, "%.16g", y);
+    check_parse(buf);
+  }
+  /* Most of them are read here, not by strtod. */
+  cr_assert_gt(n_fast, n_parsed * 3 / 4, "%zu of %zu", n_fast, n_parsed);
+}
+
+Test(num_parse, random_digit_strings_and_exponents) {
+  char buf[128];
+  for (int i = 0; i < 600000; i++) {
+    int nd = 1 + (int)(next() % 20), point = (int)(next() % (nd + 1));
+    size_t k = 0;
+    if (next() & 1) buf[k++] = '-';
+    for (int d = 0; d < nd; d++) {
+      if (d == point && d > 0) buf[k++] = '.';
+      buf[k++] = (char)('0' + next() % 10);
+    }
+    if (next() % 3) {
+      int e = (int)(next() % 720) - 360;
+      k += (size_t)snprintf(buf + k, sizeof buf - k, "e%d", e);
+    }
+    buf[k] = '\0';
+    check_parse(buf);
+  }
+}
+
+Test(num_parse, halfway_cases_round_to_even) {
+  char buf[64];
+  /* (2M + 1) 2^(j - 1): exactly between two doubles; written in full. */
+  for (int i = 0; i < 200000; i++) {
+    uint64_t m = ((uint64_t)1 << 52) | (next() >> 12);
+    uint64_t odd = 2 * m + 1; /* 54 bits */
+    int j = (int)(next() % 16) - 3;
+    if (j >= 1) {
+      if (j - 1 > 9) continue;
+      snprintf(buf, sizeof buf, "%llu", (unsigned long long)(odd << (j - 1)));
+    } else {
+      /* odd / 2^(1-j) = odd 5^(1-j) / 10^(1-j) */
+      int t = 1 - j;
+      unsigned __int128 v = odd;
+      for (int r = 0; r < t; r++)
+        v *= 5;
+      char digs[48];
+      int nd = 0;
+      while (v > 0) {
+        digs[nd++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+      }
+      size_t k = 0;
+      for (int d = nd - 1; d >= 0; d--) {
+        if (d == t - 1) buf[k++] = '.';
+        buf[k++] = digs[d];
+      }
+      buf[k] = '\0';
+    }
+    check_parse(buf);
+    /* And one unit above and below in the last digit. */
+    size_t len = strlen(buf);
+    char last = buf[len - 1];
+    if (last < '9') {
+      buf[len - 1] = (char)(last + 1);
+      check_parse(buf);
+    }
+    if (last > '0') {
+      buf[len - 1] = (char)(last - 1);
+      check_parse(buf);
+    }
+  }
+  const char *named[] = {"9007199254740993",
+                         "9007199254740995",
+                         "18014398509481986",
+                         "18014398509481990",
+                         "4503599627370496.5",
+                         "4503599627370497.5",
+                         "2.2250738585072011e-308",
+                         "2.2250738585072014e-308",
+                         "1.7976931348623157e308",
+                         "1.7976931348623158e308",
+                         "4.9406564584124654e-324",
+                         "1e23",
+                         "8.41e21",
+                         "5e-324",
+                         "0.1",
+                         "-0.0",
+                         "0e10",
+                         "1e-400",
+                         "1e400",
+                         "7.3177701707893310e15",
+                         "1448997445238699"};
+  for (size_t i = 0; i < sizeof named / sizeof *named; i++)
+    check_parse(named[i]);
+}
+
+Test(num_parse, declines_what_it_leaves_to_strtod) {
+  double x = 42.0;
+  /* 20 significant digits, a subnormal, an overflow: strtod's. */
+  cr_assert_not(api_parse_real("12345678901234567890", 20, &x));
+  cr_assert_not(api_parse_real("5e-324", 6, &x));
+  cr_assert_not(api_parse_real("1e400", 5, &x));
+  cr_assert_not(api_parse_real("1.5x", 4, &x));
+  cr_assert_eq(x, 42.0, "nothing written");
+  /* Leading zeros do not count; digits after the first nonzero one do,
+   * zeros included. */
+  cr_assert(
+      api_parse_real("0000000000000000000000001.500000000000000000", 44, &x));
+  cr_assert_eq(x, 1.5);
+  cr_assert(api_parse_real("0.0000000000000000000000015", 27, &x));
+  cr_assert_eq(x, 1.5e-24);
+  cr_assert_not(api_parse_real("1.5000000000000000000", 21, &x));
+  cr_assert(api_parse_real("-0.0", 4, &x));
+  cr_assert(signbit(x) && x == 0.0);
+}
