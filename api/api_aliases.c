@@ -91,10 +91,10 @@ void api_put_alias(const api_request *req, api_response *res) {
     return;
   }
   json_t *when = updated_at(svc, name);
-  json_t *body = json_pack("{s:s, s:s, s:o, s:o}", "name", name, "model_id",
-                           id, "previous",
-                           previous ? json_string(previous) : json_null(),
-                           "updated_at", when ? when : json_null());
+  json_t *body =
+      json_pack("{s:s, s:s, s:o, s:o}", "name", name, "model_id", id,
+                "previous", previous ? json_string(previous) : json_null(),
+                "updated_at", when ? when : json_null());
   api_response_json(res, previous ? 200 : 201, body);
   char loc[ALIAS_MAX + 16];
   snprintf(loc, sizeof loc, "/v1/aliases/%s", name);

@@ -971,8 +971,8 @@ static int read_sources(const api_default_sources *src, const double *grid,
           if (used_series(c, i)) {
             double v = grid[((size_t)c * NIND + (size_t)i) * NY + (size_t)t];
             if (!isnan(v) && !isfinite(v))
-              return fail(e, "the value of %s %s %d is not finite",
-                          COUNTRY[c], INDICATOR[i], YEAR0 + t);
+              return fail(e, "the value of %s %s %d is not finite", COUNTRY[c],
+                          INDICATOR[i], YEAR0 + t);
             d->wdi[c][i][t] = v;
           }
   } else if (read_wdi(&src->wdi, d, e) < 0) {
@@ -1069,8 +1069,8 @@ int api_default_build(api_default **out, char *errbuf, size_t errlen) {
   return api_default_build_from(&src, out, errbuf, errlen);
 }
 
-int api_default_build_grid(const double *grid, api_default **out,
-                           char *errbuf, size_t errlen) {
+int api_default_build_grid(const double *grid, api_default **out, char *errbuf,
+                           size_t errlen) {
   errsink e = {errbuf, errlen};
   if (out) *out = NULL;
   if (!grid) return fail(&e, "no values");
@@ -1107,9 +1107,8 @@ int api_default_grid_embedded(double *grid, char *errbuf, size_t errlen) {
 /* Reads the column col of the embedded file name on the line whose column
  * key equals want. Returns 1 found (value in *v), 0 not listed, -1 for a
  * malformed file (message in e). */
-static int embedded_lookup(const char *name, const char *key,
-                           const char *want, const char *col, double *v,
-                           errsink *e) {
+static int embedded_lookup(const char *name, const char *key, const char *want,
+                           const char *col, double *v, errsink *e) {
   const api_default_file *f = api_default_file_find(name);
   if (!f) return fail(e, "the embedded data has no %s", name);
   const char *cols[2] = {key, col};

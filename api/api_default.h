@@ -145,8 +145,8 @@ int api_default_grid_embedded(double *grid, char *errbuf, size_t errlen);
  * series taken from grid (the other inputs still from the embedded files):
  * the same gap filling, products, cbec and specification choice. Returns
  * as api_default_build. */
-int api_default_build_grid(const double *grid, api_default **out,
-                           char *errbuf, size_t errlen);
+int api_default_build_grid(const double *grid, api_default **out, char *errbuf,
+                           size_t errlen);
 
 /* The longest series api_series_fill takes. */
 #define API_SERIES_MAX_YEARS 256

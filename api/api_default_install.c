@@ -51,9 +51,8 @@ static json_t *call(const api_env *env, const char *path, json_t *body,
   return answer;
 }
 
-int api_default_install(const api_env *env,
-                        char model_id[API_MODEL_ID_LEN + 1], char *err,
-                        size_t errlen) {
+int api_default_install(const api_env *env, char model_id[API_MODEL_ID_LEN + 1],
+                        char *err, size_t errlen) {
   model_id[0] = '\0';
   api_default *d = NULL;
   char why[512];

@@ -18,9 +18,8 @@
  * model stored and only re-points the alias. Returns 0 with the model id in
  * model_id, or -1 with a sentence in err (the default cannot be built, a
  * handler refused it, or the store failed). */
-int api_default_install(const api_env *env,
-                        char model_id[API_MODEL_ID_LEN + 1], char *err,
-                        size_t errlen);
+int api_default_install(const api_env *env, char model_id[API_MODEL_ID_LEN + 1],
+                        char *err, size_t errlen);
 
 /* The same with a default already built (by api_default_build_grid from
  * refreshed values, say; borrowed). *previous_out (when previous_out is not

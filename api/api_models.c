@@ -223,7 +223,7 @@ static void check_thresholds(model_ctx *c, const json_t *t) {
                    "0 < lo < hi");
     return;
   }
-  double x[2];
+  double x[2] = {0.0, 0.0};
   bool ok = true;
   for (size_t i = 0; i < 2; i++) {
     const json_t *v = json_array_get(t, i);

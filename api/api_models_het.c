@@ -63,8 +63,8 @@ json_t *api_het_group_effects(model_ctx *c, api_out *o) {
     size_t x = column_of(d, label, (size_t)(colon - label));
     if (x == d->p || r->dropped[x]) continue;
     double est = r->beta[x] + r->beta[j];
-    double var = r->V[x * r->p + x] + r->V[j * r->p + j] +
-                 2.0 * r->V[x * r->p + j];
+    double var =
+        r->V[x * r->p + x] + r->V[j * r->p + j] + 2.0 * r->V[x * r->p + j];
     double se = var >= 0 ? sqrt(var) : NAN;
     double t = est / se;
     json_t *e = json_object();
@@ -75,8 +75,8 @@ json_t *api_het_group_effects(model_ctx *c, api_out *o) {
     api_out_set(o, e, "estimate", api_out_num(o, est, NULL));
     api_out_set(o, e, "std_error", api_out_num(o, se, NULL));
     api_out_set(o, e, "statistic", api_out_num(o, t, NULL));
-    api_out_set(o, e, "p_value", api_out_num(o, core_t_pvalue(t, r->df_inf),
-                                             NULL));
+    api_out_set(o, e, "p_value",
+                api_out_num(o, core_t_pvalue(t, r->df_inf), NULL));
     api_out_set(o, e, "ci_low", api_out_num(o, est - q * se, NULL));
     api_out_set(o, e, "ci_high", api_out_num(o, est + q * se, NULL));
     api_out_push(o, arr, e);
@@ -195,8 +195,8 @@ bool api_het_by(model_ctx *c, api_out *o, json_t **out) {
     for (size_t i = 0; i < d->n; i++)
       if (ids[d->row[i]] == g) rows[m++] = i;
     gf[g].n = m;
-    if (m > 0) group_name(p, c->by, d->row[rows[0]], gf[g].name,
-                          sizeof gf[g].name);
+    if (m > 0)
+      group_name(p, c->by, d->row[rows[0]], gf[g].name, sizeof gf[g].name);
     gsl_matrix *X = m ? gsl_matrix_alloc(m, d->p) : NULL;
     gsl_vector *y = m ? gsl_vector_alloc(m) : NULL;
     if (m == 0 || X == NULL || y == NULL) {
@@ -269,9 +269,9 @@ bool api_het_by(model_ctx *c, api_out *o, json_t **out) {
   json_t *wt = json_object();
   api_out_set(o, wt, "statistic", api_out_num(o, w, NULL));
   api_out_set(o, wt, "df", json_integer((json_int_t)df));
-  api_out_set(o, wt, "p_value",
-              api_out_num(o, df ? core_chisq_pvalue(w, (double)df) : NAN,
-                          NULL));
+  api_out_set(
+      o, wt, "p_value",
+      api_out_num(o, df ? core_chisq_pvalue(w, (double)df) : NAN, NULL));
   api_out_set(o, wt, "note",
               json_string(failed ? "groups that could not be fitted are left "
                                    "out of the test"

@@ -240,9 +240,11 @@ static bool eisel_lemire(uint64_t w, int q, bool neg, double *out) {
   int upper = (int)(hi >> 63);
   int shift = upper + 64 - 52 - 3;
   uint64_t mant = hi >> shift;
-  /* floor(q log2(10)) + 63 + upper - lz + 1023: the biased exponent. */
-  int power2 =
-      (int)((((152170 + 65536) * (int64_t)q) >> 16) + 63) + upper - lz + 1023;
+  /* floor(q log2(10)) + 63 + upper - lz + 1023: the biased exponent, with
+   * log2(10) ~ 217706 / 2^16 (floor division, q may be negative). */
+  int64_t t = 217706 * (int64_t)q;
+  int64_t fl = t >= 0 ? t / 65536 : -((-t + 65535) / 65536);
+  int power2 = (int)(fl + 63) + upper - lz + 1023;
   if (power2 <= 0) return false; /* subnormal or zero: strtod decides */
   /* A product that is exactly halfway (possible only for small q) rounds
    * to even. */

@@ -94,9 +94,8 @@ typedef struct api_service {
                                 const char *content, size_t content_len,
                                 bool *created);
   /* summary_json and/or content may be NULL when not wanted. */
-  api_svc_status (*dataset_get)(void *ctx, const char *id,
-                                char **summary_json, char **content,
-                                size_t *content_len);
+  api_svc_status (*dataset_get)(void *ctx, const char *id, char **summary_json,
+                                char **content, size_t *content_len);
   /* Page of summaries (JSON array text) after the cursor `after` (NULL =
    * start); *next is the cursor for the following page or NULL at the end. */
   api_svc_status (*dataset_list)(void *ctx, const char *after, size_t limit,
@@ -104,9 +103,9 @@ typedef struct api_service {
   api_svc_status (*dataset_delete)(void *ctx, const char *id);
 
   /* Models. result_json is the full model answer. */
-  api_svc_status (*model_put)(void *ctx, const char *id,
-                              const char *dataset_id, const char *spec_json,
-                              const char *result_json, bool *created);
+  api_svc_status (*model_put)(void *ctx, const char *id, const char *dataset_id,
+                              const char *spec_json, const char *result_json,
+                              bool *created);
   /* Resolves an id or an alias name to a model id (*id_out). */
   api_svc_status (*model_resolve)(void *ctx, const char *id_or_alias,
                                   char **id_out);
@@ -120,8 +119,8 @@ typedef struct api_service {
   api_svc_status (*model_delete)(void *ctx, const char *id);
 
   /* Aliases. *previous (may be NULL) receives the former target or NULL. */
-  api_svc_status (*alias_put)(void *ctx, const char *name,
-                              const char *model_id, char **previous);
+  api_svc_status (*alias_put)(void *ctx, const char *name, const char *model_id,
+                              char **previous);
   api_svc_status (*alias_list)(void *ctx, char **items_json);
 
   /* World Bank values of indicators[0..m) for countries[0..n) and years

@@ -35,8 +35,8 @@ void api_svc_problem(api_response *res, api_svc_status st, const char *pointer,
     return;
   case API_SVC_CONFLICT:
     api_errors_add(&errs, pointer, "%s conflicts with the stored state", what);
-    api_problem(res, API_E_CONFLICT, &errs, "%s conflicts with the stored state.",
-                what);
+    api_problem(res, API_E_CONFLICT, &errs,
+                "%s conflicts with the stored state.", what);
     return;
   case API_SVC_OK:
   case API_SVC_ERROR: break;
@@ -91,8 +91,8 @@ bool api_query_int(const api_request *req, api_response *res, const char *key,
   char pointer[96];
   snprintf(pointer, sizeof pointer, "/query/%.64s", key);
   api_errors errs = {0};
-  api_errors_add(&errs, pointer, "must be an integer from %lld to %lld",
-                 min, max);
+  api_errors_add(&errs, pointer, "must be an integer from %lld to %lld", min,
+                 max);
   api_problem(res, API_E_BAD_QUERY, &errs, "The query parameter %s is invalid.",
               key);
   return false;

@@ -86,7 +86,8 @@ core_status core_warnings_move(core_warnings *dst, core_warnings *src) {
 
 void core_warnings_clear(core_warnings *w) {
   if (w == NULL) return;
-  for (size_t i = 0; i < w->n; i++) free(w->msgs[i]);
+  for (size_t i = 0; i < w->n; i++)
+    free(w->msgs[i]);
   free(w->msgs);
   w->msgs = NULL;
   w->n = w->cap = 0;

@@ -1,6 +1,7 @@
 /* Error and warning reporting for the estimation core: status codes, one error
  * struct filled by every fallible function, and a growable list of warnings.
- * The core never prints, aborts or exits; callers map codes to HTTP statuses. */
+ * The core never prints, aborts or exits; callers map codes to HTTP statuses.
+ */
 #ifndef GRAVITAS_CORE_ERR_H
 #define GRAVITAS_CORE_ERR_H
 
@@ -24,10 +25,10 @@ typedef enum core_status {
 
 typedef struct core_err {
   core_status code;
-  char msg[512];   /* one sentence for humans, no trailing newline */
-  int pos;         /* formula byte offset (0-based), -1 when not applicable */
-  char name[128];  /* the variable or term concerned, "" when not applicable */
-  size_t n_rows;   /* how many entries of rows[] are set */
+  char msg[512];  /* one sentence for humans, no trailing newline */
+  int pos;        /* formula byte offset (0-based), -1 when not applicable */
+  char name[128]; /* the variable or term concerned, "" when not applicable */
+  size_t n_rows;  /* how many entries of rows[] are set */
   size_t rows_total; /* how many rows are affected (may exceed n_rows) */
   size_t rows[CORE_ERR_MAX_ROWS]; /* 0-based panel row indices concerned */
 } core_err;

@@ -1316,9 +1316,9 @@ static size_t complete_rows(const core_formula *f, const core_panel *p,
     const double *col = cols[v];
     /* A string key (reporter, partner) used as a fixed effect is present
      * when its entry is not NULL. */
-    char *const *keys = col != NULL                              ? NULL
+    char *const *keys = col != NULL                           ? NULL
                         : strcmp(f->vars[v], "reporter") == 0 ? p->reporter
-                                                               : p->partner;
+                                                              : p->partner;
     size_t miss = 0;
     for (size_t i = 0; i < p->n; i++) {
       bool fin = col ? isfinite(col[i]) : keys != NULL && keys[i] != NULL;

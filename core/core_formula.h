@@ -44,12 +44,12 @@ typedef struct core_formula core_formula; /* opaque, immutable once parsed */
 /* How a regressor (or the response) enters: used for effects and for the
  * retransformation of predictions. */
 typedef enum core_term_kind {
-  CORE_TERM_INTERCEPT,   /* the constant */
-  CORE_TERM_LOG,         /* log(expr): coefficient is an elasticity */
-  CORE_TERM_LOG1P,       /* log1p(expr): elasticity of (1 + expr) */
-  CORE_TERM_LEVEL,       /* a plain variable or I()/exp()/sqrt() expression:
-                            coefficient is a semi-elasticity when y is in logs */
-  CORE_TERM_INTERACTION  /* a:b */
+  CORE_TERM_INTERCEPT,  /* the constant */
+  CORE_TERM_LOG,        /* log(expr): coefficient is an elasticity */
+  CORE_TERM_LOG1P,      /* log1p(expr): elasticity of (1 + expr) */
+  CORE_TERM_LEVEL,      /* a plain variable or I()/exp()/sqrt() expression:
+                           coefficient is a semi-elasticity when y is in logs */
+  CORE_TERM_INTERACTION /* a:b */
 } core_term_kind;
 
 /* Parses text. On success *out owns a new formula (free with
@@ -88,8 +88,8 @@ const char *core_formula_var(const core_formula *f, size_t i);
 int core_formula_var_pos(const core_formula *f, size_t i);
 
 typedef enum core_design_mode {
-  CORE_DESIGN_FIT,     /* rows need the response and every regressor */
-  CORE_DESIGN_PREDICT  /* rows need every regressor; y may be NaN */
+  CORE_DESIGN_FIT,    /* rows need the response and every regressor */
+  CORE_DESIGN_PREDICT /* rows need every regressor; y may be NaN */
 } core_design_mode;
 
 /* A design matrix built from a formula over a panel. */
@@ -104,7 +104,7 @@ typedef struct core_design {
   size_t *row;         /* n: panel row index of each design row */
   char **col_label;    /* p labels: "(Intercept)", then term labels */
   core_term_kind *col_kind; /* p kinds */
-  size_t n_missing;    /* panel rows dropped for a missing value */
+  size_t n_missing;         /* panel rows dropped for a missing value */
   bool has_intercept;
 } core_design;
 

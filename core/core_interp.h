@@ -11,10 +11,10 @@
 #include "core_panel.h"
 
 typedef enum core_interp_mode {
-  CORE_INTERP_NONE,    /* fill nothing */
-  CORE_INTERP_LINEAR,  /* interior gaps only, linear in the year */
-  CORE_INTERP_NEAREST  /* interior gaps linearly, leading and trailing gaps
-                          carried from the nearest observed year */
+  CORE_INTERP_NONE,   /* fill nothing */
+  CORE_INTERP_LINEAR, /* interior gaps only, linear in the year */
+  CORE_INTERP_NEAREST /* interior gaps linearly, leading and trailing gaps
+                         carried from the nearest observed year */
 } core_interp_mode;
 
 typedef enum core_fill_kind {
@@ -23,8 +23,8 @@ typedef enum core_fill_kind {
 } core_fill_kind;
 
 typedef struct core_fill {
-  size_t row;   /* panel row */
-  size_t col;   /* panel column index */
+  size_t row; /* panel row */
+  size_t col; /* panel column index */
   int year;
   double value; /* the value written */
   core_fill_kind kind;

@@ -12,11 +12,11 @@
 #define CORE_NAME_MAX 64 /* longest variable name, bytes, excluding NUL */
 
 typedef struct core_panel {
-  size_t n;       /* number of rows */
-  size_t ncol;    /* number of numeric columns */
-  size_t cap;     /* allocated slots in names/cols */
-  char **names;   /* ncol owned NUL-terminated names, unique */
-  double **cols;  /* ncol owned arrays of n doubles; NaN = missing */
+  size_t n;        /* number of rows */
+  size_t ncol;     /* number of numeric columns */
+  size_t cap;      /* allocated slots in names/cols */
+  char **names;    /* ncol owned NUL-terminated names, unique */
+  double **cols;   /* ncol owned arrays of n doubles; NaN = missing */
   char **reporter; /* NULL, or n owned strings (a NULL entry = missing key) */
   char **partner;  /* NULL, or n owned strings (a NULL entry = missing key) */
   int *year;       /* NULL, or n years */

@@ -22,26 +22,26 @@ typedef enum core_index_scale {
 } core_index_scale;
 
 typedef struct core_pca_result {
-  size_t n_rows;   /* rows given */
-  size_t n;        /* complete rows used */
-  size_t p;        /* variables */
-  bool *used;      /* n_rows: true where the row was complete and used */
-  double *mean, *sd;        /* p, sd with n - 1 */
-  double *corr;             /* p x p row-major correlation matrix */
-  double *eigenvalues;      /* p, descending */
-  double *proportion;       /* p */
-  double *cumulative;       /* p */
-  double *eigenvectors;     /* p x p row-major: element [i*p + j] is the weight
-                               of variable i in component j; each component's
-                               sign is chosen so the sum of its loadings is > 0 */
-  double *loadings;         /* p x p, eigenvector * sqrt(eigenvalue) */
-  double *scores;           /* n_rows x p row-major; NaN rows where !used */
-  size_t n_kept;            /* components in the index (1 for FIRST) */
-  double *index;            /* n_rows; NaN where !used */
-  double kmo_overall;       /* NaN (with a warning) when R is singular */
+  size_t n_rows;        /* rows given */
+  size_t n;             /* complete rows used */
+  size_t p;             /* variables */
+  bool *used;           /* n_rows: true where the row was complete and used */
+  double *mean, *sd;    /* p, sd with n - 1 */
+  double *corr;         /* p x p row-major correlation matrix */
+  double *eigenvalues;  /* p, descending */
+  double *proportion;   /* p */
+  double *cumulative;   /* p */
+  double *eigenvectors; /* p x p row-major: element [i*p + j] is the weight
+                           of variable i in component j; each component's
+                           sign is chosen so the sum of its loadings is > 0 */
+  double *loadings;     /* p x p, eigenvector * sqrt(eigenvalue) */
+  double *scores;       /* n_rows x p row-major; NaN rows where !used */
+  size_t n_kept;        /* components in the index (1 for FIRST) */
+  double *index;        /* n_rows; NaN where !used */
+  double kmo_overall;   /* NaN (with a warning) when R is singular */
   double *kmo_per_variable; /* p; NaN when R is singular */
   double bartlett_statistic, bartlett_df, bartlett_p_value; /* NaN likewise */
-  core_warnings warnings;   /* e.g. KMO < 0.5, singular R, constant column */
+  core_warnings warnings; /* e.g. KMO < 0.5, singular R, constant column */
 } core_pca_result;
 
 /* PCA of p columns (each of n_rows doubles, NaN = missing; rows with any

@@ -10,8 +10,8 @@
 #include "core_formula.h"
 
 typedef enum core_pot_method {
-  CORE_POT_LEVEL, /* K = actual / predicted, predicted in levels */
-  CORE_POT_LOG,   /* K = ln(actual) / ln(predicted) (the paper's Table 3) */
+  CORE_POT_LEVEL,   /* K = actual / predicted, predicted in levels */
+  CORE_POT_LOG,     /* K = ln(actual) / ln(predicted) (the paper's Table 3) */
   CORE_POT_FRONTIER /* K = technical efficiency of a stochastic frontier
                        (core_potential_frontier), predicted = the frontier */
 } core_pot_method;
@@ -23,10 +23,10 @@ typedef enum core_smearing {
 } core_smearing;
 
 typedef enum core_pot_class {
-  CORE_CLASS_NONE,        /* no actual value, or K not finite */
-  CORE_CLASS_HUGE,        /* K <= lo */
-  CORE_CLASS_EXPANDING,   /* lo < K < hi */
-  CORE_CLASS_REMODELLING  /* K >= hi */
+  CORE_CLASS_NONE,       /* no actual value, or K not finite */
+  CORE_CLASS_HUGE,       /* K <= lo */
+  CORE_CLASS_EXPANDING,  /* lo < K < hi */
+  CORE_CLASS_REMODELLING /* K >= hi */
 } core_pot_class;
 
 typedef struct core_pot_spec {

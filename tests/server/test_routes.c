@@ -151,21 +151,19 @@ Test(routes, service_table) {
                SRV_ROUTE_NEEDS_BODY | SRV_ROUTE_IS_WRITE | SRV_ROUTE_IS_FIT);
   cr_assert_eq(srv_route_match(t, n, "POST", "/v1/pca", &m), SRV_MATCH_OK);
   cr_assert_eq(m.route->api, api_post_pca);
-  cr_assert_eq(srv_route_match(t, n, "GET", "/v1/pca", &m),
-               SRV_MATCH_METHOD);
+  cr_assert_eq(srv_route_match(t, n, "GET", "/v1/pca", &m), SRV_MATCH_METHOD);
   cr_assert_str_eq(m.allow, "POST, OPTIONS");
   cr_assert_eq(srv_route_match(t, n, "GET", "/v1/models", &m), SRV_MATCH_OK);
   cr_assert_eq(m.route->api, api_get_models);
   cr_assert_eq(srv_route_match(t, n, "PATCH", "/v1/models/m_1", &m),
                SRV_MATCH_METHOD);
   cr_assert_str_eq(m.allow, "GET, HEAD, DELETE, OPTIONS");
-  cr_assert_eq(srv_route_match(t, n, "GET", "/v1/models/default/potentials",
-                               &m),
-               SRV_MATCH_OK);
+  cr_assert_eq(
+      srv_route_match(t, n, "GET", "/v1/models/default/potentials", &m),
+      SRV_MATCH_OK);
   cr_assert_eq(m.n_params, 1u);
   cr_assert_str_eq(m.params[0], "default");
-  cr_assert_eq(srv_route_match(t, n, "POST", "/v1/datasets", &m),
-               SRV_MATCH_OK);
+  cr_assert_eq(srv_route_match(t, n, "POST", "/v1/datasets", &m), SRV_MATCH_OK);
   cr_assert(m.route->flags & SRV_ROUTE_BODY_CSV);
   cr_assert_eq(srv_route_match(t, n, "DELETE", "/metrics", &m),
                SRV_MATCH_METHOD);
@@ -192,47 +190,48 @@ Test(routes, table_matches_openapi) {
   cr_assert_lt(n, 64u);
   size_t operations = 0;
   for (size_t doc = 0; doc < sizeof docs / sizeof docs[0]; doc++) {
-  FILE *f = fopen(docs[doc], "r");
-  if (doc > 0 && f == NULL) break;
-  cr_assert_not_null(f, "openapi.yaml is missing");
-  char line[1024], path[512] = "";
-  bool in_paths = false;
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "paths:", 6) == 0) {
-      in_paths = true;
-      continue;
+    FILE *f = fopen(docs[doc], "r");
+    if (doc > 0 && f == NULL) break;
+    cr_assert_not_null(f, "openapi.yaml is missing");
+    char line[1024], path[512] = "";
+    bool in_paths = false;
+    while (fgets(line, sizeof line, f)) {
+      if (strncmp(line, "paths:", 6) == 0) {
+        in_paths = true;
+        continue;
+      }
+      if (!in_paths) continue;
+      if (line[0] != ' ' && line[0] != '\n' && line[0] != '#') break;
+      if (strncmp(line, "  /", 3) == 0) {
+        char *colon = strrchr(line, ':');
+        cr_assert_not_null(colon);
+        snprintf(path, sizeof path, "%.*s", (int)(colon - line - 2), line + 2);
+        continue;
+      }
+      static const char *const methods[] = {"get", "post", "put", "delete",
+                                            "patch"};
+      for (size_t k = 0; k < 5; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "    %s:", methods[k]);
+        if (strncmp(line, key, strlen(key)) != 0) continue;
+        char upper[16];
+        size_t len = strlen(methods[k]);
+        for (size_t c = 0; c <= len; c++)
+          upper[c] = (char)(methods[k][c] >= 'a' && methods[k][c] <= 'z'
+                                ? methods[k][c] - 32
+                                : methods[k][c]);
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+          if (strcmp(t[i].pattern, path) == 0 &&
+              strcmp(t[i].method, upper) == 0) {
+            documented[i] = found = true;
+          }
+        cr_expect(found, "%s %s is in openapi.yaml but not routed", upper,
+                  path);
+        operations++;
+      }
     }
-    if (!in_paths) continue;
-    if (line[0] != ' ' && line[0] != '\n' && line[0] != '#') break;
-    if (strncmp(line, "  /", 3) == 0) {
-      char *colon = strrchr(line, ':');
-      cr_assert_not_null(colon);
-      snprintf(path, sizeof path, "%.*s", (int)(colon - line - 2), line + 2);
-      continue;
-    }
-    static const char *const methods[] = {"get", "post", "put", "delete",
-                                          "patch"};
-    for (size_t k = 0; k < 5; k++) {
-      char key[32];
-      snprintf(key, sizeof key, "    %s:", methods[k]);
-      if (strncmp(line, key, strlen(key)) != 0) continue;
-      char upper[16];
-      size_t len = strlen(methods[k]);
-      for (size_t c = 0; c <= len; c++)
-        upper[c] = (char)(methods[k][c] >= 'a' && methods[k][c] <= 'z'
-                              ? methods[k][c] - 32
-                              : methods[k][c]);
-      bool found = false;
-      for (size_t i = 0; i < n; i++)
-        if (strcmp(t[i].pattern, path) == 0 &&
-            strcmp(t[i].method, upper) == 0) {
-          documented[i] = found = true;
-        }
-      cr_expect(found, "%s %s is in openapi.yaml but not routed", upper, path);
-      operations++;
-    }
-  }
-  fclose(f);
+    fclose(f);
   }
   cr_assert_gt(operations, 0u, "no operations found in openapi.yaml");
   for (size_t i = 0; i < n; i++)
