@@ -2,8 +2,10 @@
 in the same run:
 
   potential  GET /v1/potential?reporter=CHN&partner=KAZ on the default model
-             with wrk (-t2 -c64 -d10s --latency), next to nginx serving the
-             same body as a static file on loopback: requests/s and p99.
+             with wrk (-c64 -d10s --latency), next to nginx serving the
+             same body as a static file on loopback: requests/s and p99,
+             in two layouts (potential_pair): servers and wrk on separate
+             cores (taskset), and all of them sharing every core.
   ols        POST /v1/models (OLS, n = 1e5, 8 regressors + intercept, inline
              JSON columns, vcov hc1): time from sending the request to the
              full answer (the JSON encoding of the request is done before
@@ -71,10 +73,13 @@ def ols_body(X, y):
 
 
 # ---- GET /v1/potential against nginx ------------------------------------
-def wrk(url, duration="10s"):
-    out = subprocess.run(["wrk", "-t2", "-c64", "-d" + duration, "--latency",
-                          "--timeout", "5s", url],
-                         capture_output=True, text=True, timeout=120).stdout
+def wrk(url, duration="10s", threads=2, cpus=None):
+    argv = ["wrk", "-t%d" % threads, "-c64", "-d" + duration, "--latency",
+            "--timeout", "5s", url]
+    if cpus is not None:
+        argv = ["taskset", "-c", cpus] + argv
+    out = subprocess.run(argv, capture_output=True, text=True,
+                         timeout=120).stdout
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
     m = re.search(r"^\s+99%\s+([0-9.]+)(us|ms|s)\b", out, re.M)
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
@@ -86,28 +91,15 @@ def wrk(url, duration="10s"):
             "socket_errors": errors.group(0) if errors else "", "raw": out}
 
 
-def bench_potential(binary):
-    srv = Server(binary, threads=2).start()
-    tmp = tempfile.mkdtemp(prefix="gravitas-bench-nginx-")
-    nginx = None
-    try:
-        st, body = srv.request("GET", POTENTIAL_PATH)
-        if st != 200:
-            raise RuntimeError("GET %s: %d" % (POTENTIAL_PATH, st))
-        root = os.path.join(tmp, "www")
-        os.makedirs(os.path.join(root, "v1"))
-        with open(os.path.join(root, "v1", "potential"), "wb") as f:
-            f.write(body)
-        # Run as root, nginx's workers run as nobody: they must read these.
-        for d in (tmp, root, os.path.join(root, "v1")):
-            os.chmod(d, 0o755)
-        os.chmod(os.path.join(root, "v1", "potential"), 0o644)
-        port = free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write("""daemon off;
-worker_processes 2;
-pid %(tmp)s/nginx.pid;
+def start_nginx(tmp, root, workers, cpus=None):
+    """nginx serving root on a free loopback port with the given number of
+    workers, pinned to cpus when given. Returns (process, port)."""
+    port = free_port()
+    conf = os.path.join(tmp, "nginx-%d.conf" % port)
+    with open(conf, "w") as f:
+        f.write("""daemon off;
+worker_processes %(workers)d;
+pid %(tmp)s/nginx-%(port)d.pid;
 error_log %(tmp)s/error.log warn;
 events { worker_connections 1024; }
 http {
@@ -124,58 +116,131 @@ http {
     location / { try_files $uri =404; }
   }
 }
-""" % {"tmp": tmp, "port": port, "root": root})
-        nginx = subprocess.Popen(["/usr/sbin/nginx", "-p", tmp, "-c", conf],
-                                 stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                if nginx.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("nginx did not start")
-                time.sleep(0.05)
-        nurl = "http://127.0.0.1:%d%s" % (port, POTENTIAL_PATH)
+""" % {"tmp": tmp, "port": port, "root": root, "workers": workers})
+    argv = ["/usr/sbin/nginx", "-p", tmp, "-c", conf]
+    if cpus is not None:
+        argv = ["taskset", "-c", cpus] + argv
+    nginx = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return nginx, port
+        except OSError:
+            if nginx.poll() is not None or time.monotonic() > deadline:
+                stop_nginx(nginx)
+                raise RuntimeError("nginx did not start")
+            time.sleep(0.05)
+
+
+def stop_nginx(nginx):
+    if nginx.poll() is None:
+        nginx.send_signal(signal.SIGQUIT)
+    try:
+        nginx.wait(10)
+    except subprocess.TimeoutExpired:
+        nginx.kill()
+        nginx.wait()
+
+
+def cpu_split():
+    """The usable CPUs split in two halves, as taskset lists: (servers,
+    load generator). None on a single-CPU machine."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    half = len(cpus) // 2
+    return (",".join(map(str, cpus[half:])), ",".join(map(str, cpus[:half])))
+
+
+def potential_pair(binary, body, root, tmp, layout):
+    """wrk against gravitas and against nginx in one layout:
+    shared    both servers and wrk on every core: gravitas with 2 HTTP
+              threads, nginx with 2 workers, wrk -t2 (the layout of the
+              earlier tables; the tail is the scheduler's: four busy
+              threads on two cores);
+    separate  the servers pinned to one half of the cores and wrk to the
+              other (taskset), gravitas with its default threads (one per
+              usable core), nginx with as many workers, wrk with one thread
+              per core of its half: load generator and server do not take
+              each other's time slices, as on separate machines."""
+    if layout == "shared":
+        srv_cpus = wrk_cpus = None
+        threads, wrk_threads = 2, 2
+    else:
+        srv_cpus, wrk_cpus = cpu_split()
+        threads = None
+        wrk_threads = len(wrk_cpus.split(","))
+    srv = Server(binary, threads=threads, cpus=srv_cpus).start()
+    nginx = None
+    try:
+        workers = srv.started_threads
+        st, got = srv.request("GET", POTENTIAL_PATH)
+        if st != 200 or got != body:
+            raise RuntimeError("GET %s: %d, another body" % (POTENTIAL_PATH, st))
+        nginx, nport = start_nginx(tmp, root, workers, srv_cpus)
+        nurl = "http://127.0.0.1:%d%s" % (nport, POTENTIAL_PATH)
         gurl = "http://127.0.0.1:%d%s" % (srv.port, POTENTIAL_PATH)
-        # Same body from both? (nginx ignores the query string.)
         import urllib.request
         with urllib.request.urlopen(nurl, timeout=5) as r:
-            if r.read() != body:
+            if r.read() != body:  # nginx ignores the query string
                 raise RuntimeError("nginx serves another body")
-        wrk(gurl, "2s")  # warm-up of both, not measured
-        wrk(nurl, "2s")
-        log("wrk gravitas")
-        g = wrk(gurl)
-        log("wrk nginx")
-        ng = wrk(nurl)
+        wrk(gurl, "2s", wrk_threads, wrk_cpus)  # warm-up of both, not measured
+        wrk(nurl, "2s", wrk_threads, wrk_cpus)
+        log("wrk gravitas (%s cores)" % layout)
+        g = wrk(gurl, "10s", wrk_threads, wrk_cpus)
+        log("wrk nginx (%s cores)" % layout)
+        ng = wrk(nurl, "10s", wrk_threads, wrk_cpus)
         rss = srv.proc_status("VmRSS")
-        # The same with one HTTP thread: wrk's two threads and the server's
-        # two share the 2 cores, and the tail latency of both servers is the
-        # scheduler's; with one thread the server leaves a core to wrk.
-        log("wrk gravitas --threads 1")
-        srv1 = Server(binary, threads=1).start()
-        try:
-            url1 = "http://127.0.0.1:%d%s" % (srv1.port, POTENTIAL_PATH)
-            wrk(url1, "2s")
-            g1 = wrk(url1)
-        finally:
-            srv1.stop()
     finally:
         if nginx is not None:
-            nginx.send_signal(signal.SIGQUIT)
-            try:
-                nginx.wait(10)
-            except subprocess.TimeoutExpired:
-                nginx.kill()
-                nginx.wait()
+            stop_nginx(nginx)
         rc = srv.stop()
+    return {"layout": layout, "gravitas": g, "nginx": ng,
+            "server_threads": workers, "nginx_workers": workers,
+            "server_cpus": srv_cpus, "wrk_cpus": wrk_cpus,
+            "wrk_threads": wrk_threads, "server_exit": rc,
+            "server_rss_kb": rss}
+
+
+def bench_potential(binary):
+    srv = Server(binary, threads=1).start()
+    try:
+        st, body = srv.request("GET", POTENTIAL_PATH)
+    finally:
+        srv.stop()
+    if st != 200:
+        raise RuntimeError("GET %s: %d" % (POTENTIAL_PATH, st))
+    tmp = tempfile.mkdtemp(prefix="gravitas-bench-nginx-")
+    try:
+        root = os.path.join(tmp, "www")
+        os.makedirs(os.path.join(root, "v1"))
+        with open(os.path.join(root, "v1", "potential"), "wb") as f:
+            f.write(body)
+        # Run as root, nginx's workers run as nobody: they must read these.
+        for d in (tmp, root, os.path.join(root, "v1")):
+            os.chmod(d, 0o755)
+        os.chmod(os.path.join(root, "v1", "potential"), 0o644)
+        out = {"body_bytes": len(body), "layouts": []}
+        layouts = ["separate", "shared"] if cpu_split() else ["shared"]
+        for layout in layouts:
+            out["layouts"].append(potential_pair(binary, body, root, tmp,
+                                                 layout))
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"gravitas": g, "gravitas_1thread": g1, "nginx": ng,
-            "body_bytes": len(body),
-            "server_exit": rc, "server_rss_kb": rss}
+    return out
+
+
+def server_timing(headers):
+    """{stage: milliseconds} of a Server-Timing header."""
+    out = {}
+    for part in headers.get("server-timing", "").split(","):
+        if ";dur=" in part:
+            name, dur = part.strip().split(";dur=")
+            out[name] = float(dur)
+    return out
 
 
 # ---- POST /v1/models (OLS 1e5) against statsmodels ----------------------
@@ -183,7 +248,7 @@ def bench_ols(binary, n=100000, reps=3):
     import statsmodels.api as sm
     srv = Server(binary, threads=2, extra_args=["--max-body-bytes",
                                                 BIG_BODY]).start()
-    http_wall, http_cpu, sm_wall, sm_cpu = [], [], [], []
+    http_wall, http_cpu, sm_wall, sm_cpu, stages = [], [], [], [], []
     diff_b = diff_se = 0.0
     try:
         for rep in range(reps):
@@ -196,6 +261,7 @@ def bench_ols(binary, n=100000, reps=3):
             http_cpu.append(srv.cpu_seconds() - c0)
             if st != 201:
                 raise RuntimeError("POST /v1/models: %d %s" % (st, ans[:300]))
+            stages.append(server_timing(srv.last_headers))
             Xc = sm.add_constant(X)
             t0, c0 = time.perf_counter(), time.process_time()
             res = sm.OLS(y, Xc).fit(cov_type="HC1")
@@ -218,6 +284,8 @@ def bench_ols(binary, n=100000, reps=3):
             min(http_cpu), "sm_wall": min(sm_wall), "sm_cpu": min(sm_cpu),
             "request_mb": body_mb, "answer_mb": ans_mb,
             "max_rel_diff_beta": diff_b, "max_rel_diff_se": diff_se,
+            # Server-Timing of the request of the best server CPU time
+            "stages_ms": stages[http_cpu.index(min(http_cpu))],
             "server_exit": rc}
 
 
@@ -322,8 +390,9 @@ def main():
     res["memory"] = bench_memory(binary)
     with open(out_path, "w") as f:
         json.dump(res, f, indent=1)
-    for k in ("gravitas", "nginx"):
-        res["potential"][k].pop("raw", None)
+    for lay in res["potential"]["layouts"]:
+        for k in ("gravitas", "nginx"):
+            lay[k].pop("raw", None)
     print(json.dumps(res, indent=1))
 
 

@@ -52,31 +52,34 @@ def main():
     http = load_json(d, "http.json")
     if http:
         p = http["potential"]
-        g, n = p["gravitas"], p["nginx"]
-        r = g["rps"] / n["rps"]
-        row("`GET /v1/potential?reporter=CHN&partner=KAZ`, wrk -t2 -c64 "
-            "-d10s: requests/s (%d-byte body), server --threads 2 (the "
-            "default: one per core)" % p["body_bytes"],
-            "%.0f/s" % g["rps"], "nginx static file, 2 workers: %.0f/s" %
-            n["rps"], "%.2f" % r, ">= 0.50 of nginx", yes(r >= 0.5))
-        row("same: p99 latency", "%.2f ms" % g["p99_ms"],
-            "nginx: %.2f ms" % n["p99_ms"],
-            "%.2f" % (g["p99_ms"] / n["p99_ms"]), "< 5 ms",
-            yes(g["p99_ms"] < 5.0))
-        g1 = p.get("gravitas_1thread")
-        if g1:
-            r1 = g1["rps"] / n["rps"]
-            row("same, server --threads 1 (leaves a core to wrk): "
-                "requests/s", "%.0f/s" % g1["rps"],
-                "nginx (2 workers): %.0f/s" % n["rps"], "%.2f" % r1,
-                ">= 0.50 of nginx", yes(r1 >= 0.5))
-            row("same, server --threads 1: p99 latency",
-                "%.2f ms" % g1["p99_ms"], "nginx: %.2f ms" % n["p99_ms"],
-                "%.2f" % (g1["p99_ms"] / n["p99_ms"]), "< 5 ms",
-                yes(g1["p99_ms"] < 5.0))
-        if g["non2xx"] or g["socket_errors"]:
-            notes.append("wrk against gravitas: %d non-2xx, %s" %
-                         (g["non2xx"], g["socket_errors"]))
+        for lay in p["layouts"]:
+            g, n = lay["gravitas"], lay["nginx"]
+            r = g["rps"] / n["rps"]
+            if lay["layout"] == "separate":
+                where = ("servers on CPU %s, wrk -t%d on CPU %s (taskset); "
+                         "server's default threads: %d, one per usable core"
+                         % (lay["server_cpus"], lay["wrk_threads"],
+                            lay["wrk_cpus"], lay["server_threads"]))
+            else:
+                where = ("servers and wrk -t%d sharing every core; server "
+                         "--threads %d" % (lay["wrk_threads"],
+                                           lay["server_threads"]))
+            row("`GET /v1/potential?reporter=CHN&partner=KAZ`, wrk -c64 "
+                "-d10s: requests/s (%d-byte body); %s" % (p["body_bytes"],
+                                                          where),
+                "%.0f/s" % g["rps"], "nginx static file, %d worker%s: "
+                "%.0f/s" % (lay["nginx_workers"],
+                            "s" if lay["nginx_workers"] != 1 else "",
+                            n["rps"]),
+                "%.2f" % r, ">= 0.50 of nginx", yes(r >= 0.5))
+            row("same (%s cores): p99 latency" % lay["layout"],
+                "%.2f ms" % g["p99_ms"], "nginx: %.2f ms" % n["p99_ms"],
+                "%.2f" % (g["p99_ms"] / n["p99_ms"]), "< 5 ms",
+                yes(g["p99_ms"] < 5.0))
+            if g["non2xx"] or g["socket_errors"]:
+                notes.append("wrk against gravitas (%s cores): %d non-2xx, %s"
+                             % (lay["layout"], g["non2xx"],
+                                g["socket_errors"]))
         o = http["ols"]
         r = o["http_wall"] / o["sm_wall"]
         row("`POST /v1/models` OLS n = %d, 8 regressors + intercept, hc1, "
@@ -89,6 +92,12 @@ def main():
             "%.1f (server CPU / sm CPU %.1f)" % (
                 r, o["http_server_cpu"] / max(o["sm_cpu"], 1e-9)),
             "< 1 (faster than statsmodels)", yes(r < 1.0))
+        st = o.get("stages_ms")
+        if st:
+            notes.append("`POST /v1/models` OLS n = %d, where the server's "
+                         "time goes (its Server-Timing header, wall ms): %s"
+                         % (o["n"], ", ".join("%s %.1f" % (k, v)
+                                              for k, v in st.items())))
         notes.append("OLS over HTTP vs statsmodels: max relative difference "
                      "%.1e in the estimates, %.1e in the standard errors"
                      % (o["max_rel_diff_beta"], o["max_rel_diff_se"]))

@@ -18,9 +18,14 @@ STOP_TIMEOUT_S = 30.0
 
 
 class Server:
-    def __init__(self, binary, threads=2, extra_args=None):
+    def __init__(self, binary, threads=2, extra_args=None, cpus=None):
+        """threads None: the server's default (one per usable core); cpus:
+        a taskset CPU list the server is pinned to."""
         self.binary = binary
         self.threads = threads
+        self.cpus = cpus
+        self.started_threads = None  # as the server's "listening" line says
+        self.last_headers = {}  # of the last answer, lower-case names
         self.extra_args = list(extra_args or [])
         self.proc = None
         self.port = None
@@ -31,7 +36,11 @@ class Server:
     def start(self):
         self.data_dir = tempfile.mkdtemp(prefix="gravitas-bench-")
         argv = [self.binary, "--port", "0", "--host", "127.0.0.1",
-                "--data-dir", self.data_dir, "--threads", str(self.threads)]
+                "--data-dir", self.data_dir]
+        if self.threads is not None:
+            argv += ["--threads", str(self.threads)]
+        if self.cpus is not None:  # taskset execs: the pid stays the server's
+            argv = ["taskset", "-c", self.cpus] + argv
         self.proc = subprocess.Popen(argv + self.extra_args,
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
@@ -66,6 +75,7 @@ class Server:
                     continue
                 if isinstance(obj, dict) and obj.get("event") == "listening":
                     self.port = obj.get("port")
+                    self.started_threads = obj.get("threads")
                     self._ready.set()
 
     def request(self, method, path, body=None, ctype="application/json",
@@ -77,6 +87,7 @@ class Server:
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
+            self.last_headers = {k.lower(): v for k, v in resp.getheaders()}
             return resp.status, data
         finally:
             conn.close()
