@@ -88,7 +88,11 @@ fuzz:
 format:
 	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch]
 
-lint:
+# Layout (clang-format, .clang-format) and static checks (cppcheck) of the
+# C sources; the tools are installed when missing (tests/lint/install.sh).
+# CI runs it after the tests.
+lint: deps
+	@bash tests/lint/install.sh
 	clang-format --dry-run -Werror core/*.[ch] api/*.[ch] server/*.[ch]
 	cppcheck --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --quiet --include=/usr/include/jansson.h core api server
