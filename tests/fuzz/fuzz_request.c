@@ -10,7 +10,8 @@
  *   - api_json_fields with a spec like the models request's agrees with the
  *     number of errors it adds;
  *   - api_post_models (no service: inline data only) answers one JSON body
- *     with a status it may answer;
+ *     with a status it may answer, a body api_json_valid accepts (the
+ *     store's check of a model before keeping it);
  *   - parsing with the numeric columns lifted (api_lift.h) gives the same
  *     answer as without: the same problem body when refused; when parsed,
  *     the same decoding of "data" and of the body itself (the datasets
@@ -56,6 +57,8 @@ static void check_answer(const api_response *res) {
     abort();
   json_t *doc = json_loadb(res->body, res->body_len, 0, NULL);
   if (doc == NULL || !json_is_object(doc)) abort();
+  /* What the store would keep passes the store's own check. */
+  if (!api_json_valid(res->body, res->body_len)) abort();
   if (res->status >= 400) {
     json_t *status = json_object_get(doc, "status");
     if (json_integer_value(status) != res->status) abort();
