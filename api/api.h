@@ -72,6 +72,28 @@ void api_global_init(void);
 /* Frees everything the response owns and zeroes it. NULL is a no-op. */
 void api_response_free(api_response *res);
 
+/* The stages of a write, for a Server-Timing header (W3C Server Timing):
+ * api_timing_start, then api_timing_mark at the end of each stage reached
+ * (name: a static string), then api_timing_header. */
+#define API_TIMING_MAX 8
+typedef struct api_timing {
+  double start;               /* monotonic milliseconds */
+  double end[API_TIMING_MAX]; /* the end of each stage marked */
+  const char *name[API_TIMING_MAX];
+  size_t n;
+} api_timing;
+
+void api_timing_start(api_timing *t);
+
+/* Ends the stage called name (beyond API_TIMING_MAX stages, nothing).
+ * Returns true, to sit in a chain of steps. */
+bool api_timing_mark(api_timing *t, const char *name);
+
+/* On a 2xx answer, adds "Server-Timing: <stage>;dur=<ms>, ...,
+ * total;dur=<ms>": each stage marked, with its own duration, and the time
+ * since api_timing_start. Other answers get nothing. */
+void api_timing_header(const api_timing *t, api_response *res);
+
 /* Adds an extra header (copied). Returns false when full or out of memory. */
 bool api_response_header(api_response *res, const char *name,
                          const char *value);

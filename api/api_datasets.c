@@ -607,14 +607,20 @@ static void post_answer(post_ctx *c, bool created) {
   }
 }
 
+/* Server-Timing: parse (the body into a panel), id (its content hash),
+ * encode (summary and stored content), store (the durable write). */
 void api_post_datasets(const api_request *req, api_response *res) {
   post_ctx c = {.req = req, .res = res, .svc = api_svc_get(req, res)};
   if (c.svc == NULL) return;
+  api_timing timing;
+  api_timing_start(&timing);
   if (!read_body(&c)) goto cleanup;
+  api_timing_mark(&timing, "parse");
   if (!api_canon_dataset_id(c.data.panel, c.id)) {
     internal(res, "the dataset id could not be computed");
     goto cleanup;
   }
+  api_timing_mark(&timing, "id");
   c.summary = summary_build(c.data.panel, c.id, c.name);
   c.summary_text =
       c.summary ? json_dumps(c.summary, JSON_COMPACT | JSON_REAL_PRECISION(17))
@@ -625,6 +631,7 @@ void api_post_datasets(const api_request *req, api_response *res) {
     goto cleanup;
   }
   bool created = false;
+  api_timing_mark(&timing, "encode");
   api_svc_status st =
       c.svc->dataset_put(c.svc->ctx, c.id, c.name, c.data.panel->n,
                          c.summary_text, c.content, c.content_len, &created);
@@ -632,7 +639,9 @@ void api_post_datasets(const api_request *req, api_response *res) {
     api_svc_problem(res, st, "", "the dataset");
     goto cleanup;
   }
+  api_timing_mark(&timing, "store");
   post_answer(&c, created);
+  api_timing_header(&timing, res);
 cleanup:
   api_errors_clear(&c.errs);
   api_data_free(&c.data);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
@@ -977,43 +976,6 @@ static void location_headers(api_response *res, const char *id) {
 
 /* Answers a model that is already stored (200, its stored answer). Returns
  * true when it was found and answered. */
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* Marks the end of stage i (see API_STAGES). Returns true, to sit in a
- * chain of steps. */
-static bool stage(model_ctx *c, int i) {
-  c->t_stage[i] = now_ms();
-  return true;
-}
-
-/* Server-Timing (W3C Server Timing) on a 2xx answer: each stage reached,
- * with its duration in milliseconds, and the total. A cached answer has
- * parse, id and prep only; without a store there is no store stage. */
-static void server_timing(model_ctx *c) {
-  static const char *const names[API_STAGES] = {"parse", "id",     "prep",
-                                                "fit",   "encode", "store"};
-  if (c->res->status < 200 || c->res->status > 299) return;
-  char text[256];
-  size_t len = 0;
-  double from = c->t_start;
-  for (int i = 0; i < API_STAGES; i++) {
-    if (c->t_stage[i] == 0) continue;
-    int n = snprintf(text + len, sizeof text - len, "%s;dur=%.3f, ", names[i],
-                     c->t_stage[i] - from);
-    if (n < 0 || (size_t)n >= sizeof text - len) return;
-    len += (size_t)n;
-    from = c->t_stage[i];
-  }
-  int n = snprintf(text + len, sizeof text - len, "total;dur=%.3f",
-                   now_ms() - c->t_start);
-  if (n < 0 || (size_t)n >= sizeof text - len) return;
-  api_response_header(c->res, "Server-Timing", text);
-}
-
 static bool answer_stored(model_ctx *c) {
   if (c->svc == NULL) return false;
   const api_model_view *v = NULL;
@@ -1031,7 +993,7 @@ static bool answer_stored(model_ctx *c) {
  * request stored it, 200 when an identical model was stored meanwhile. */
 static bool store_and_answer(model_ctx *c, char *text, size_t text_len) {
   int status = 201;
-  stage(c, 4);
+  api_timing_mark(&c->timing, "encode");
   if (c->svc != NULL) {
     json_t *spec = spec_json(c);
     char *spec_text = spec ? json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS |
@@ -1044,7 +1006,7 @@ static bool store_and_answer(model_ctx *c, char *text, size_t text_len) {
                                       spec_text, text, &created)
                   : API_SVC_ERROR;
     free(spec_text);
-    stage(c, 5);
+    api_timing_mark(&c->timing, "store");
     if (st != API_SVC_OK) {
       free(text);
       if (st == API_SVC_BUSY) {
@@ -1214,7 +1176,7 @@ void api_models_post_annotated(const api_request *req, api_response *res,
   c.interp = CORE_INTERP_NONE;
   c.confidence = 0.95;
 
-  c.t_start = now_ms();
+  api_timing_start(&c.timing);
   c.root = api_json_parse_body_lifted(req, req->env ? &req->env->limits : NULL,
                                       res, &c.lifted);
   if (c.root == NULL) goto cleanup;
@@ -1228,13 +1190,14 @@ void api_models_post_annotated(const api_request *req, api_response *res,
   }
   /* Each step either succeeds or has written the problem. The dataset id is
    * taken from the data as sent, before any interpolation. */
-  stage(&c, 0);
-  if (dataset_id(&c) && stage(&c, 1) && read_formula(&c) &&
-      api_panel_prepare(&c) && make_ids(&c) && stage(&c, 2) &&
-      !answer_stored(&c) && interpolate(&c) && fit(&c) && potentials(&c) &&
-      by_groups(&c) && stage(&c, 3))
+  api_timing_mark(&c.timing, "parse");
+  if (dataset_id(&c) && api_timing_mark(&c.timing, "id") && read_formula(&c) &&
+      api_panel_prepare(&c) && make_ids(&c) &&
+      api_timing_mark(&c.timing, "prep") && !answer_stored(&c) &&
+      interpolate(&c) && fit(&c) && potentials(&c) && by_groups(&c) &&
+      api_timing_mark(&c.timing, "fit"))
     answer(&c);
-  server_timing(&c);
+  api_timing_header(&c.timing, c.res);
 cleanup:
   free_ctx(&c);
 }

@@ -60,13 +60,6 @@ typedef struct api_coef_table {
                     .ci_high = (r)->ci_high})
 
 /* Everything one request holds, released in one place (free_ctx). */
-/* The stages of a fit, in order, as the Server-Timing header names them:
- * parse (the body into fields and a panel), id (the dataset's content
- * hash), prep (formula, rows and the model id; a cached answer ends here),
- * fit (interpolation, estimation, potentials), encode (the answer's text),
- * store (the durable write). */
-enum { API_STAGES = 6 };
-
 typedef struct model_ctx {
   const api_request *req;
   api_response *res;
@@ -142,10 +135,11 @@ typedef struct model_ctx {
   api_lifted stored_lifted;   /* its numeric columns (api_lift.h) */
   const json_t *annotations;  /* members added to the answer (the default) */
 
-  /* Monotonic milliseconds at the start and at the end of each stage
-   * reached (0: not reached), for the Server-Timing header. */
-  double t_start;
-  double t_stage[API_STAGES];
+  /* Server-Timing: parse (the body into fields and a panel), id (the
+   * dataset's content hash), prep (formula, rows, model id; a cached answer
+   * ends here), fit (interpolation, estimation, potentials), encode (the
+   * answer's text), store (the durable write). */
+  api_timing timing;
 } model_ctx;
 
 /* Raises the problem code to answer: an invalid field outranks a limit,

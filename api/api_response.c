@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gsl/gsl_errno.h>
 
@@ -48,6 +49,44 @@ bool api_response_header(api_response *res, const char *name,
   res->headers[res->n_headers].value = v;
   res->n_headers++;
   return true;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void api_timing_start(api_timing *t) {
+  memset(t, 0, sizeof *t);
+  t->start = now_ms();
+}
+
+bool api_timing_mark(api_timing *t, const char *name) {
+  if (t->n < API_TIMING_MAX) {
+    t->end[t->n] = now_ms();
+    t->name[t->n] = name;
+    t->n++;
+  }
+  return true;
+}
+
+void api_timing_header(const api_timing *t, api_response *res) {
+  if (res->status < 200 || res->status > 299) return;
+  char text[API_TIMING_MAX * 32 + 32];
+  size_t len = 0;
+  double from = t->start;
+  for (size_t i = 0; i < t->n; i++) {
+    int k = snprintf(text + len, sizeof text - len, "%s;dur=%.3f, ", t->name[i],
+                     t->end[i] - from);
+    if (k < 0 || (size_t)k >= sizeof text - len) return;
+    len += (size_t)k;
+    from = t->end[i];
+  }
+  int k = snprintf(text + len, sizeof text - len, "total;dur=%.3f",
+                   now_ms() - t->start);
+  if (k < 0 || (size_t)k >= sizeof text - len) return;
+  api_response_header(res, "Server-Timing", text);
 }
 
 static const char internal_body[] =

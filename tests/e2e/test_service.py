@@ -212,6 +212,12 @@ class DatasetsModelsAliases(g.ServerTestCase, unittest.TestCase):
         again = self.post_dataset()
         self.assertEqual(again.status, 200, again.text)
         self.assertEqual(again.json["id"], ds)
+        for r in (first, again):
+            names, durs = server_timing(r)
+            self.assertEqual(names, ["parse", "id", "encode", "store",
+                                     "total"])
+            self.assertTrue(all(d >= 0 for d in durs), durs)
+            self.assertLessEqual(sum(durs[:-1]), durs[-1] + 0.01, durs)
         # The same content as CSV has the same id.
         c = self.srv.post("/v1/datasets?name=chn-ca",
                           rows_to_csv(self.rows), content_type="text/csv")
