@@ -89,10 +89,11 @@ format:
 	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch]
 
 # Layout (clang-format, .clang-format) and static checks (cppcheck) of the
-# C sources; the tools are installed when missing (tests/lint/install.sh).
+# C sources; the tools are installed when missing (deploy/install-deps.sh
+# --lint).
 # CI runs it after the tests.
 lint: deps
-	@bash tests/lint/install.sh
+	@bash deploy/install-deps.sh --lint
 	clang-format --dry-run -Werror core/*.[ch] api/*.[ch] server/*.[ch]
 	cppcheck --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --quiet --include=/usr/include/jansson.h core api server
@@ -103,7 +104,7 @@ lint: deps
 BENCH_BUILD ?= build-bench
 .PHONY: bench
 bench: deps
-	@bash tests/bench/install.sh
+	@bash deploy/install-deps.sh --bench
 	@cmake -S . -B $(BENCH_BUILD) -DGRAVITAS_BENCH=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BENCH_BUILD) -j $(JOBS) --target gravitas bench_ols bench_fe bench_ppml
 	@bash tests/bench/run.sh $(BENCH_BUILD)

@@ -8,6 +8,12 @@
 #   deploy/install-deps.sh --runtime    only the shared libraries the binary needs
 #   deploy/install-deps.sh --reference  also R and statsmodels, to regenerate the
 #                                       reference fixtures under tests/reference/
+#   deploy/install-deps.sh --lint       only the linters of `make lint`
+#   deploy/install-deps.sh --bench      only the peers and references of
+#                                       `make bench` (wrk, nginx, R plm,
+#                                       statsmodels)
+#   deploy/install-deps.sh --fuzz       only clang and its libFuzzer runtime
+#                                       (`make fuzz`, ctest fuzz_smoke)
 set -euo pipefail
 
 runtime=(libmicrohttpd12 libjansson4 libgsl27 libopenblas0 libcurl4 libsqlite3-0
@@ -17,19 +23,27 @@ build=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libgsl-
        python3 python3-jsonschema python3-yaml curl valgrind)
 reference=(r-base-core r-cran-sandwich r-cran-plm r-cran-lmtest python3-statsmodels
            python3-scipy)
+lint=(clang-format cppcheck)
+bench=(wrk r-base-core r-cran-plm python3-statsmodels python3-numpy)
+# Any nginx flavour already installed will do (nginx-light, -full, ...).
+[ -x /usr/sbin/nginx ] || bench+=(nginx)
+fuzz=(clang libclang-rt-14-dev)
 
 want=()
 case "${1:-}" in
   --runtime) want=("${runtime[@]}") ;;
   --reference) want=("${runtime[@]}" "${build[@]}" "${reference[@]}") ;;
+  --lint) want=("${lint[@]}") ;;
+  --bench) want=("${bench[@]}") ;;
+  --fuzz) want=("${fuzz[@]}") ;;
   "") want=("${runtime[@]}" "${build[@]}") ;;
-  *) echo "usage: $0 [--runtime|--reference]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--runtime|--reference|--lint|--bench|--fuzz]" >&2; exit 2 ;;
 esac
 
 # Node.js and npm run the contract linter (tests/contract, ctest contract_lint).
 # Debian's packages, only when no node or npm is on PATH: a Node.js installed
 # otherwise (NodeSource's bundles npm) is used as it is.
-if [ "${1:-}" != "--runtime" ]; then
+if [ -z "${1:-}" ] || [ "${1:-}" = "--reference" ]; then
   command -v node >/dev/null 2>&1 || want+=(nodejs)
   command -v npm >/dev/null 2>&1 || want+=(npm)
   # systemd-analyze checks deploy/gravitas.service (ctest deploy_systemd).
