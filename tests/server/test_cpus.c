@@ -17,7 +17,7 @@
 static char root[64];
 
 static void mk_root(void) {
-  strcpy(root, "/tmp/gravitas-cg-XXXXXX");
+  snprintf(root, sizeof root, "%s", "/tmp/gravitas-cg-XXXXXX");
   cr_assert_not_null(mkdtemp(root));
 }
 
