@@ -76,7 +76,8 @@ static bool digits17(uint64_t m, int e, int E, uint64_t *trunc, bool *up) {
 }
 
 /* 10^k as a double for k = -5..38 (each literal is the double nearest to
- * the power). */
+ * the power; for k = 0..22 the power itself, which api_parse_real's fast
+ * path relies on). */
 static double pow10_double(int k) {
   static const double p[] = {
       1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
@@ -210,11 +211,6 @@ size_t api_fmt_json_real(double x, char buf[API_NUM_BUF]) {
 
 /* ---- reading ------------------------------------------------------------ */
 
-/* 10^k, k = 0..22: exact doubles. */
-static const double exact_pow10[23] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
 /* w * 10^q (w != 0, at most 19 digits) as a double, when it is a normal
  * number and the 128-bit product decides its rounding. Lemire (2021),
  * section 5: w is normalised, multiplied by the truncated 5^q, and the
@@ -307,7 +303,7 @@ bool api_parse_real(const char *s, size_t n, double *out) {
   if (w <= ((uint64_t)1 << 53) && q >= -22 && q <= 22) {
     /* Clinger: w and 10^|q| are exact, one IEEE operation rounds. */
     double v = (double)w;
-    v = q < 0 ? v / exact_pow10[-q] : v * exact_pow10[q];
+    v = q < 0 ? v / pow10_double(-q) : v * pow10_double(q);
     *out = neg ? -v : v;
     return true;
   }

@@ -351,3 +351,26 @@ Test(num_parse, declines_what_it_leaves_to_strtod) {
   cr_assert(api_parse_real("-0.0", 4, &x));
   cr_assert(signbit(x) && x == 0.0);
 }
+
+Test(num_parse, exponent_limit_leaves_the_number_to_strtod) {
+  /* Exponents beyond the table (or so long that their int would overflow:
+   * reading stops past 100,000) are not read here; strtod answers 0 or
+   * infinity for them. */
+  double x = 42.0;
+  cr_assert_not(api_parse_real("1e100001", 8, &x));
+  cr_assert_not(api_parse_real("1e-100001", 9, &x));
+  cr_assert_not(api_parse_real("1e99999999999999999999", 22, &x));
+  cr_assert_not(api_parse_real("1e-343", 6, &x));
+  cr_assert_not(api_parse_real("1e309", 5, &x));
+  cr_assert_eq(x, 42.0, "nothing written");
+  /* Zero with a readable exponent is zero, as strtod reads it. */
+  cr_assert(api_parse_real("0e100001", 8, &x));
+  cr_assert(x == 0.0 && !signbit(x));
+  cr_assert(api_parse_real("-0.0e-400", 9, &x));
+  cr_assert(x == 0.0 && signbit(x));
+  /* The ends of the table, compared with strtod. */
+  check_parse("1e-342");
+  check_parse("9.999999999999999e-343");
+  check_parse("1e308");
+  check_parse("1.7976931348623157e308");
+}
