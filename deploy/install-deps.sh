@@ -4,7 +4,8 @@
 # CI and the Dockerfile all call it. Idempotent: a second run installs nothing.
 #
 #   deploy/install-deps.sh              build + test dependencies (with
-#                                       Node.js and npm for the contract lint)
+#                                       Node.js and npm for the contract lint,
+#                                       Chromium for the browser test)
 #   deploy/install-deps.sh --runtime    only the shared libraries the binary needs
 #   deploy/install-deps.sh --reference  also R and statsmodels, to regenerate the
 #                                       reference fixtures under tests/reference/
@@ -48,6 +49,9 @@ if [ -z "${1:-}" ] || [ "${1:-}" = "--reference" ]; then
   command -v npm >/dev/null 2>&1 || want+=(npm)
   # systemd-analyze checks deploy/gravitas.service (ctest deploy_systemd).
   command -v systemd-analyze >/dev/null 2>&1 || want+=(systemd)
+  # A real browser for the frontend's end-to-end test (tests/e2e/browser.py):
+  # headless Chromium driven through ChromeDriver.
+  want+=(chromium chromium-driver)
 fi
 
 missing=()

@@ -10,3 +10,7 @@ bool srv_cors_allowed(const srv_cors *c, const char *origin) {
     if (strcmp(c->origins[i], origin) == 0) return true;
   return false;
 }
+
+bool srv_cors_enabled(const srv_cors *c) {
+  return c != NULL && (c->any || c->n_origins > 0);
+}

@@ -13,10 +13,18 @@ typedef struct srv_cors {
 
 /* Max-Age of a preflight answer, in seconds. */
 #define SRV_CORS_MAX_AGE "600"
-/* Request headers a browser may send (preflight answer). */
-#define SRV_CORS_ALLOW_HEADERS "Content-Type, Authorization"
+/* Request headers a browser may send (preflight answer): the body's type,
+ * the write key, and the validator of a conditional GET (a page that keeps
+ * its own copy of an immutable resource revalidates it with its ETag). */
+#define SRV_CORS_ALLOW_HEADERS "Content-Type, Authorization, If-None-Match"
 /* Response headers scripts may read. */
 #define SRV_CORS_EXPOSE_HEADERS "ETag, Location, Retry-After, Server-Timing"
+
+/* True when CORS is configured at all ("*" or any origin). Every answer then
+ * carries "Vary: Origin", allowed or not: the same URL answers with or
+ * without Access-Control-Allow-Origin depending on the request's Origin, so
+ * a shared cache must not hand one origin's answer to another. */
+bool srv_cors_enabled(const srv_cors *c);
 
 /* True when origin (the request's Origin header, NULL when absent) may read
  * the response: it is non-empty and either "*" is configured or it equals

@@ -110,13 +110,20 @@ static const char *header(struct MHD_Connection *conn, const char *name) {
 
 /* ---- responses ---------------------------------------------------------- */
 
+/* The CORS headers of every answer: "Vary: Origin" whenever CORS is
+ * configured, and for an allowed origin the origin itself, the headers its
+ * scripts may read, and Timing-Allow-Origin (so that the Resource Timing API
+ * of the page shows the answer's Server-Timing and its phases). */
 static void add_cors(req_ctx *ctx, struct MHD_Response *r) {
-  const char *origin = header(ctx->conn, MHD_HTTP_HEADER_ORIGIN);
-  if (!srv_cors_allowed(&ctx->srv->cors, origin)) return;
-  MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+  const srv_cors *cors = &ctx->srv->cors;
+  if (!srv_cors_enabled(cors)) return;
   MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
+  const char *origin = header(ctx->conn, MHD_HTTP_HEADER_ORIGIN);
+  if (!srv_cors_allowed(cors, origin)) return;
+  MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
   MHD_add_response_header(r, "Access-Control-Expose-Headers",
                           SRV_CORS_EXPOSE_HEADERS);
+  MHD_add_response_header(r, "Timing-Allow-Origin", origin);
 }
 
 /* Queues res (consuming its body) with CORS headers. Returns STEP_REPLIED,

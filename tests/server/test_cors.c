@@ -17,6 +17,7 @@ Test(cors, listed_origins_only) {
   cr_assert_not(srv_cors_allowed(&c, "null"));
   cr_assert_not(srv_cors_allowed(&c, ""));
   cr_assert_not(srv_cors_allowed(&c, NULL));
+  cr_assert(srv_cors_enabled(&c));
 }
 
 Test(cors, star_allows_any_origin_but_not_none) {
@@ -24,10 +25,14 @@ Test(cors, star_allows_any_origin_but_not_none) {
   cr_assert(srv_cors_allowed(&c, "https://anything.example"));
   cr_assert_not(srv_cors_allowed(&c, NULL));
   cr_assert_not(srv_cors_allowed(&c, ""));
+  cr_assert(srv_cors_enabled(&c));
 }
 
 Test(cors, nothing_configured_allows_nothing) {
   srv_cors c = {0};
   cr_assert_not(srv_cors_allowed(&c, "https://app.example.org"));
   cr_assert_not(srv_cors_allowed(NULL, "https://app.example.org"));
+  /* No CORS: no "Vary: Origin" either, the answer is the same for all. */
+  cr_assert_not(srv_cors_enabled(&c));
+  cr_assert_not(srv_cors_enabled(NULL));
 }

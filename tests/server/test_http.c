@@ -363,7 +363,7 @@ Test(http, cors_preflight_for_an_allowed_origin) {
   cr_assert_str_eq(hdr(&r, "Access-Control-Allow-Methods", v, sizeof v),
                    "POST, OPTIONS");
   cr_assert_str_eq(hdr(&r, "Access-Control-Allow-Headers", v, sizeof v),
-                   "Content-Type, Authorization");
+                   "Content-Type, Authorization, If-None-Match");
   cr_assert_str_eq(hdr(&r, "Access-Control-Max-Age", v, sizeof v), "600");
   cr_assert_eq(r.body.len, 0u);
   reply_free(&r);
@@ -383,6 +383,13 @@ Test(http, cors_other_origins_get_no_headers) {
   reply_free(&r);
   request(&r, "GET", "/healthz", h, NULL, 0, false);
   cr_assert(strstr(r.headers, "Access-Control-") == NULL, "%s", r.headers);
+  cr_assert_null(hdr(&r, "Timing-Allow-Origin", v, sizeof v));
+  /* Still "Vary: Origin": an allowed origin gets a different answer. */
+  cr_assert_str_eq(hdr(&r, "Vary", v, sizeof v), "Origin");
+  reply_free(&r);
+  request(&r, "GET", "/healthz", NULL, NULL, 0, false);
+  cr_assert(strstr(r.headers, "Access-Control-") == NULL, "%s", r.headers);
+  cr_assert_str_eq(hdr(&r, "Vary", v, sizeof v), "Origin");
   reply_free(&r);
   /* An unknown path is a 404 even for a preflight. */
   request(&r, "OPTIONS", "/v1/none", h, NULL, 0, false);
@@ -400,6 +407,10 @@ Test(http, cors_headers_on_ordinary_and_error_answers) {
   cr_assert_str_eq(hdr(&r, "Access-Control-Allow-Origin", v, sizeof v),
                    "https://app.example.org");
   cr_assert_str_eq(hdr(&r, "Vary", v, sizeof v), "Origin");
+  cr_assert_str_eq(hdr(&r, "Timing-Allow-Origin", v, sizeof v),
+                   "https://app.example.org");
+  cr_assert_str_eq(hdr(&r, "Access-Control-Expose-Headers", v, sizeof v),
+                   "ETag, Location, Retry-After, Server-Timing");
   reply_free(&r);
   request(&r, "GET", "/nowhere", h, NULL, 0, false);
   cr_assert_eq(r.status, 404);
