@@ -97,10 +97,24 @@ static size_t fallback(double x, char *buf) {
   return n < 0 ? 0 : (size_t)n;
 }
 
+/* Writes the eight digits of v < 10^8, zero-padded, two at a time. */
+static inline void put_pairs4(char *out, uint32_t v) {
+  uint32_t a = v / 10000, b = v % 10000;
+  memcpy(out, digit_pairs + 2 * (a / 100), 2);
+  memcpy(out + 2, digit_pairs + 2 * (a % 100), 2);
+  memcpy(out + 4, digit_pairs + 2 * (b / 100), 2);
+  memcpy(out + 6, digit_pairs + 2 * (b % 100), 2);
+}
+
 size_t api_fmt_g17(double x, char buf[API_NUM_BUF]) {
-  if (!isfinite(x)) return fallback(x, buf);
-  if (x == 0.0) {
-    if (signbit(x)) {
+  uint64_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  unsigned biased = (unsigned)(bits >> 52) & 0x7FF;
+  uint64_t frac = bits & (((uint64_t)1 << 52) - 1);
+  if (biased == 0x7FF) return fallback(x, buf); /* inf, nan */
+  if (biased == 0) {
+    if (frac != 0) return fallback(x, buf); /* subnormal */
+    if (bits >> 63) {
       memcpy(buf, "-0", 3);
       return 2;
     }
@@ -109,16 +123,17 @@ size_t api_fmt_g17(double x, char buf[API_NUM_BUF]) {
   }
   double ax = fabs(x);
   if (!(ax >= 1e-5 && ax < 1e38)) return fallback(x, buf);
-  int e2;
-  double fr = frexp(ax, &e2); /* ax = fr 2^e2, fr in [0.5, 1) */
-  uint64_t m = (uint64_t)ldexp(fr, 53);
-  int e = e2 - 53; /* ax = m 2^e exactly */
-  /* floor(log10(ax)) without log10: ax is in [2^(e2-1), 2^e2), so it is
-   * floor((e2 - 1) log10(2)) or one more, which one comparison with a
-   * power of ten tells. A guess wrong by the rounding of that power is
-   * mended by the loop below. */
-  int E = (int)floor((e2 - 1) * 0.30102999566398120);
-  if (E + 1 >= -5 && E + 1 <= 38 && ax >= pow10_double(E + 1)) E++;
+  /* ax = m 2^e exactly, m in [2^52, 2^53); ax in [2^(e2-1), 2^e2). */
+  uint64_t m = frac | ((uint64_t)1 << 52);
+  int e = (int)biased - 1075;
+  int e2 = e + 53;
+  /* floor(log10(ax)) without log10: floor((e2 - 1) log10(2)) or one more,
+   * which one comparison with a power of ten tells. (e2 - 1) * 1233 >> 12
+   * is floor((e2 - 1) log10(2)) for every e2 this range allows (checked in
+   * the tests); a guess wrong by the rounding of the power is mended by the
+   * loop below. */
+  int E = ((e2 - 1) * 1233) >> 12;
+  if (E + 1 <= 38 && ax >= pow10_double(E + 1)) E++;
   uint64_t D = 0;
   bool up = false;
   const uint64_t lo = 10000000000000000ULL, hi = 100000000000000000ULL;
@@ -137,20 +152,24 @@ size_t api_fmt_g17(double x, char buf[API_NUM_BUF]) {
     D = lo;
     E++;
   }
-  /* The 17 digits (two at a time), and how many are left after removing
-   * trailing zeros. */
+  /* The 17 digits: the first, then two groups of eight, each written two
+   * digits at a time; then how many are left after removing trailing
+   * zeros. */
   char dig[17];
-  for (int i = 15; i >= 1; i -= 2) {
-    unsigned r = (unsigned)(D % 100);
-    D /= 100;
-    memcpy(dig + i, digit_pairs + 2 * r, 2);
-  }
-  dig[0] = (char)('0' + D);
+  uint32_t first = (uint32_t)(D / 10000000000000000ULL);
+  uint64_t rest = D % 10000000000000000ULL;
+  uint32_t low8 = (uint32_t)(rest % 100000000);
+  dig[0] = (char)('0' + first);
+  put_pairs4(dig + 1, (uint32_t)(rest / 100000000));
+  put_pairs4(dig + 9, low8);
   int nd = 17;
-  while (nd > 1 && dig[nd - 1] == '0')
-    nd--;
+  /* Most values end in a non-zero digit: tell that from the number, not by
+   * reading back the bytes just written. */
+  if (low8 % 10 == 0)
+    while (nd > 1 && dig[nd - 1] == '0')
+      nd--;
   size_t n = 0;
-  if (x < 0) buf[n++] = '-';
+  if (bits >> 63) buf[n++] = '-';
   if (E < -4 || E >= 17) {
     buf[n++] = dig[0];
     if (nd > 1) {
@@ -167,9 +186,13 @@ size_t api_fmt_g17(double x, char buf[API_NUM_BUF]) {
   } else if (E >= 0) {
     /* E + 1 digits before the point. */
     int ip = E + 1;
-    for (int i = 0; i < ip; i++)
-      buf[n++] = i < nd ? dig[i] : '0';
-    if (nd > ip) {
+    if (nd <= ip) {
+      memcpy(buf + n, dig, (size_t)nd);
+      memset(buf + n + nd, '0', (size_t)(ip - nd));
+      n += (size_t)ip;
+    } else {
+      memcpy(buf + n, dig, (size_t)ip);
+      n += (size_t)ip;
       buf[n++] = '.';
       memcpy(buf + n, dig + ip, (size_t)(nd - ip));
       n += (size_t)(nd - ip);

@@ -107,6 +107,32 @@ Test(num, integers_short_decimals_and_powers_of_ten) {
     check(special[i]);
 }
 
+/* The decimal exponent is first guessed from the binary one, as
+ * floor((e2 - 1) log10 2) with integer arithmetic: every binade of the range
+ * written without snprintf (2^-17 .. 2^127), at both ends and next to them,
+ * and the powers of ten inside each, four ulps either side. */
+Test(num, every_binade_and_power_of_ten_of_the_fast_range) {
+  for (int k = -20; k <= 130; k++) {
+    double p = ldexp(1.0, k);
+    double below = nextafter(p, 0.0), above = nextafter(p, INFINITY);
+    check(p);
+    check(below);
+    check(above);
+    check(-below);
+    check(nextafter(ldexp(1.0, k + 1), 0.0));
+  }
+  for (int k = -6; k <= 39; k++) {
+    double p = pow(10.0, k);
+    double lo = p, hi = p;
+    for (int i = 0; i < 4; i++) {
+      lo = nextafter(lo, 0.0);
+      hi = nextafter(hi, INFINITY);
+      check(lo);
+      check(hi);
+    }
+  }
+}
+
 Test(num, dyadic_fractions_and_their_ties) {
   /* a 2^-j with a odd has the exact expansion a 5^j / 10^j, ending in 5:
    * with 18 significant digits that is a tie at 17. */
