@@ -37,9 +37,6 @@ static void on_stop_signal(int sig) {
   errno = saved;
 }
 
-/* How long in-flight requests may take to finish after a stop signal. */
-#define SHUTDOWN_GRACE_MS 10000u
-
 /* What /readyz reports about the store and the default model. The default
  * is installed after the server listens, so liveness answers at once and
  * readiness follows when the default model is there. */
@@ -227,7 +224,7 @@ int main(int argc, char **argv) {
                json_pack("{s:s, s:i}", "signal",
                          sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
                          (int)srv_http_in_flight(srv)));
-  srv_http_stop(srv, SHUTDOWN_GRACE_MS);
+  srv_http_stop(srv, cfg.shutdown_grace_ms);
   srv = NULL;
   srv_log_json("info", "stopped", NULL);
   status = 0;

@@ -47,6 +47,7 @@ enum id {
   S_WB_URL,
   S_WB_TTL,
   S_WB_TIMEOUT,
+  S_GRACE,
   S_COUNT
 };
 
@@ -116,6 +117,11 @@ static const setting settings[S_COUNT] = {
     {S_WB_TIMEOUT, "wb-timeout-ms", "GRAVITAS_WB_TIMEOUT_MS", "MS", "30000",
      "time limit of one World Bank request in milliseconds (100..600000)",
      K_UNSIGNED, 100, 600000},
+    {S_GRACE, "shutdown-grace-ms", "GRAVITAS_SHUTDOWN_GRACE_MS", "MS", "10000",
+     "on SIGTERM, how long requests in flight may take to finish before "
+     "queued writes are drained and the server exits (0..3600000); keep it "
+     "under the supervisor's stop timeout",
+     K_UNSIGNED, 0, 3600000},
 };
 
 const char *srv_config_getenv(void *ctx, const char *name) {
@@ -357,6 +363,7 @@ static bool apply(srv_config *cfg, const setting *s, const char *value,
   case S_CACHE: cfg->cache_mb = (size_t)v; return true;
   case S_WB_TTL: cfg->wb_ttl_hours = (unsigned)v; return true;
   case S_WB_TIMEOUT: cfg->wb_timeout_ms = (unsigned)v; return true;
+  case S_GRACE: cfg->shutdown_grace_ms = (unsigned)v; return true;
   case S_WB_URL:
     if (strncmp(value, "http://", 7) != 0 &&
         strncmp(value, "https://", 8) != 0) {
@@ -411,6 +418,7 @@ static bool set_defaults(srv_config *cfg) {
   cfg->cache_mb = 256;
   cfg->wb_ttl_hours = 24;
   cfg->wb_timeout_ms = 30000;
+  cfg->shutdown_grace_ms = 10000;
   const char *openapi = GRAVITAS_SOURCE_DIR "/openapi.yaml";
   if (access(openapi, R_OK) != 0) openapi = "./openapi.yaml";
   cfg->host = strdup("127.0.0.1");

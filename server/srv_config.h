@@ -30,6 +30,7 @@ typedef struct srv_config {
   char *wb_base_url;            /* World Bank API v2 base URL */
   unsigned wb_ttl_hours;        /* indicator cache time to live */
   unsigned wb_timeout_ms;       /* one World Bank request's time limit */
+  unsigned shutdown_grace_ms;   /* in-flight requests' time after SIGTERM */
 } srv_config;
 
 /* Returns the value of the environment variable name, or NULL when unset. */

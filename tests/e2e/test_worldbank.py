@@ -6,6 +6,8 @@ Every answer is checked against openapi.yaml.
 """
 
 import os
+import signal
+import socket
 import subprocess
 import threading
 import time
@@ -13,7 +15,12 @@ import unittest
 import urllib.request
 import json
 
+import gravitas_e2e
 from gravitas_e2e import Server, ServerTestCase, source_path
+
+
+def g_valgrind():
+    return gravitas_e2e.VALGRIND
 
 FIXTURE = source_path("tests", "wbfixture", "server.py")
 
@@ -291,6 +298,71 @@ class WorldBankFailures(unittest.TestCase, ServerTestCase):
         t.join(60)
         self.assertEqual(done["reply"].status, 200, done["reply"].text)
         self.assertGreater(done["seconds"], 2.9)
+
+    def test_write_whose_body_arrives_while_stopping_is_503(self):
+        """SIGTERM while a fetch waits on a slow World Bank (a write running
+        on the one worker) and while another write's body is still being
+        sent: the fetch finishes and is answered 200; the other write, whose
+        body only arrives after the grace period (so after the worker pool
+        stopped taking jobs), is answered 503 busy with Retry-After and
+        stores nothing; the server exits 0."""
+        slow = 4 if g_valgrind() else 1
+        fx = Fixture()
+        self.addCleanup(fx.stop)
+        srv = wb_server(fx.url("delay-%d" % (4000 * slow)), GRAVITAS_THREADS=1,
+                        GRAVITAS_WB_TTL_HOURS=0,
+                        GRAVITAS_SHUTDOWN_GRACE_MS=1000 * slow)
+        self.addCleanup(srv.stop)
+        deadline = time.monotonic() + 120
+        while srv.get("/readyz").status != 200:  # the default is installed
+            self.assertLess(time.monotonic(), deadline, "never ready")
+            time.sleep(0.1)
+        before = srv.get("/v1/datasets").json["items"]
+        done = {}
+
+        def fetch_a():
+            done["a"] = fetch(srv, ["KAZ"], ["SP.POP.TOTL"], 2020, 2021)
+
+        a = threading.Thread(target=fetch_a)
+        a.start()
+        time.sleep(0.3 * slow)  # the fetch is waiting on the World Bank
+        body = ("reporter,partner,year,y\nCHN,KAZ,2020,1.5\n"
+                "CHN,KAZ,2021,2.5\n").encode()
+        b = socket.create_connection((srv.host, srv.port), timeout=60)
+        self.addCleanup(b.close)
+        b.sendall(b"POST /v1/datasets HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: text/csv\r\nContent-Length: %d\r\n"
+                  b"Connection: close\r\n\r\n" % len(body) + body[:10])
+        time.sleep(0.3 * slow)  # its headers are read: it is in flight
+        srv.proc.send_signal(signal.SIGTERM)
+        # The grace period ends with both still in flight; the pool stops
+        # taking jobs while the fetch still waits.
+        time.sleep(1.6 * slow)
+        b.sendall(body[10:])
+        raw = b""
+        while True:
+            chunk = b.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+        head, _, payload = raw.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 503"), raw[:500])
+        self.assertIn(b"\r\nRetry-After: 1\r\n", head, raw[:500])
+        problem = json.loads(payload)
+        self.assertEqual(problem["type"], "https://gravitas.dev/problems/busy")
+        a.join(120)
+        self.assertEqual(done["a"].status, 200, done["a"].text)
+        srv.proc.wait(60)
+        self.assertEqual(srv.proc.returncode, 0, srv.stderr())
+        shutdown = [json.loads(line) for line in srv.stderr_lines()
+                    if '"event":"shutdown"' in line]
+        self.assertEqual(shutdown[0]["in_flight"], 2, srv.stderr())
+        # Nothing of the refused write was stored: the same data directory,
+        # started again, holds the datasets it held before.
+        again = Server(env={"GRAVITAS_WB_BASE_URL": fx.url()},
+                       data_dir=srv.data_dir).start()
+        self.addCleanup(again.stop)
+        self.assertEqual(again.get("/v1/datasets").json["items"], before)
 
     def test_stale_cache_is_served_with_its_age_when_unreachable(self):
         fx = Fixture()

@@ -54,6 +54,7 @@ Test(config, defaults) {
   cr_assert_str_eq(cfg.wb_base_url, "https://api.worldbank.org/v2");
   cr_assert_eq(cfg.wb_ttl_hours, 24u);
   cr_assert_eq(cfg.wb_timeout_ms, 30000u);
+  cr_assert_eq(cfg.shutdown_grace_ms, 10000u);
   api_limits d;
   api_limits_default(&d);
   cr_assert_eq(cfg.limits.max_body_bytes, 33554432u);
@@ -92,6 +93,7 @@ Test(config, environment_sets_every_setting) {
                        "GRAVITAS_WB_BASE_URL=http://127.0.0.1:8999/v2",
                        "GRAVITAS_WB_TTL_HOURS=7",
                        "GRAVITAS_WB_TIMEOUT_MS=2501",
+                       "GRAVITAS_SHUTDOWN_GRACE_MS=0",
                        NULL};
   char *argv[] = {"gravitas", NULL};
   cr_assert_eq(parse(argv, env), SRV_CONFIG_RUN, "%s", err);
@@ -117,6 +119,7 @@ Test(config, environment_sets_every_setting) {
   cr_assert_str_eq(cfg.wb_base_url, "http://127.0.0.1:8999/v2");
   cr_assert_eq(cfg.wb_ttl_hours, 7u);
   cr_assert_eq(cfg.wb_timeout_ms, 2501u);
+  cr_assert_eq(cfg.shutdown_grace_ms, 0u);
 }
 
 Test(config, world_bank_flags_beat_environment) {
@@ -231,6 +234,8 @@ Test(config, usage_lists_every_setting) {
                                      "GRAVITAS_WB_TTL_HOURS",
                                      "--wb-timeout-ms",
                                      "GRAVITAS_WB_TIMEOUT_MS",
+                                     "--shutdown-grace-ms",
+                                     "GRAVITAS_SHUTDOWN_GRACE_MS",
                                      "default 8080",
                                      "default 127.0.0.1",
                                      "default ./var",
@@ -291,6 +296,8 @@ static const bad_case bad_flags[] = {
     {"--wb-ttl-hours", "87601", "--wb-ttl-hours"},
     {"--wb-ttl-hours", "-1", "--wb-ttl-hours"},
     {"--wb-timeout-ms", "99", "--wb-timeout-ms"},
+    {"--shutdown-grace-ms", "3600001", "--shutdown-grace-ms"},
+    {"--shutdown-grace-ms", "-1", "--shutdown-grace-ms"},
 };
 
 Test(config, every_bad_flag_value_is_refused) {
