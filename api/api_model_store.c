@@ -130,26 +130,6 @@ void api_delete_model(const api_request *req, api_response *res) {
 
 /* ---- GET /v1/models/{id}/potentials ------------------------------------- */
 
-json_t *api_pot_entry_json(const api_pot_entry *e) {
-  api_out o = {0};
-  json_t *r = json_object();
-  api_out_set(&o, r, "reporter",
-              e->reporter ? json_string(e->reporter) : json_null());
-  api_out_set(&o, r, "partner",
-              e->partner ? json_string(e->partner) : json_null());
-  api_out_set(&o, r, "year", e->has_year ? json_integer(e->year) : json_null());
-  api_out_set(&o, r, "actual", api_out_num(&o, e->actual, NULL));
-  api_out_set(&o, r, "predicted", api_out_num(&o, e->predicted, NULL));
-  api_out_set(&o, r, "k", api_out_num(&o, e->k, NULL));
-  api_out_set(&o, r, "class", e->cls ? json_string(e->cls) : json_null());
-  api_out_set(&o, r, "gap", api_out_num(&o, e->gap, NULL));
-  if (o.failed) {
-    json_decref(r);
-    return NULL;
-  }
-  return r;
-}
-
 void api_pot_entry_text(api_text *t, const api_pot_entry *e) {
   api_text_raw(t, "{\"reporter\":");
   api_text_string(t, e->reporter);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api_svc.h"
+#include "api_text.h"
 
 #define DEFAULT_MODEL "default"
 /* How many reporters, partners or years a 404 detail lists at most. */
@@ -32,32 +33,36 @@ static const api_pot_entry *pick(const api_pot_entry *rows, size_t n,
   return n ? &rows[n - 1] : NULL;
 }
 
-static json_t *item(const api_pot_entry *e) {
-  json_t *r = api_pot_entry_json(e);
-  return r;
-}
-
-static json_t *model_json(const api_model_view *v) {
-  return json_pack("{s:s, s:s, s:s}", "id", v->id, "estimator", v->estimator,
-                   "formula", v->formula_text);
+/* {"id","estimator","formula"} of the model that made the scores. */
+static void model_text(api_text *t, const api_model_view *v) {
+  api_text_raw(t, "{\"id\":");
+  api_text_string(t, v->id);
+  api_text_raw(t, ",\"estimator\":");
+  api_text_string(t, v->estimator);
+  api_text_raw(t, ",\"formula\":");
+  api_text_string(t, v->formula_text);
+  api_text_put(t, "}", 1);
 }
 
 /* The answer for one pair-year: row i of the view with its model, the text
- * made once per view and row and shared (see api_model_view.pot_json); the
- * same bytes api_response_json would make. NULL when out of memory. */
+ * made once per view and row and shared (see api_model_view.pot_json). NULL
+ * when out of memory. */
 static const char *pair_text(const api_model_view *v, const api_pot_entry *e) {
   size_t i = (size_t)(e - v->pot_rows);
   char *t = atomic_load_explicit(&v->pot_json[i], memory_order_acquire);
   if (t != NULL) return t;
-  json_t *body = item(e);
-  if (body == NULL) return NULL;
-  if (json_object_set_new(body, "model", model_json(v)) != 0) {
-    json_decref(body);
+  /* The row's object, its closing brace replaced by the model member. */
+  api_text text = {0};
+  api_pot_entry_text(&text, e);
+  if (!text.failed) text.len--;
+  api_text_raw(&text, ",\"model\":");
+  model_text(&text, v);
+  api_text_put(&text, "}", 1);
+  if (text.failed) {
+    api_text_free(&text);
     return NULL;
   }
-  t = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
-  json_decref(body);
-  if (t == NULL) return NULL;
+  t = text.s;
   char *expected = NULL;
   if (!atomic_compare_exchange_strong_explicit(&v->pot_json[i], &expected, t,
                                                memory_order_acq_rel,
@@ -165,7 +170,6 @@ void api_get_potential(const api_request *req, api_response *res) {
     api_model_close(&ref);
     return;
   }
-  json_t *body = NULL;
   if (partner != NULL) {
     size_t pc = 0;
     size_t pf = api_model_view_find(v, reporter, partner, &pc);
@@ -191,10 +195,22 @@ void api_get_potential(const api_request *req, api_response *res) {
         api_response_raw(res, 200, "application/json", t, strlen(t));
     }
   } else {
-    json_t *items = json_array();
-    /* One row per partner: rows of a reporter are grouped by partner. */
+    /* {"reporter","year","model","items":[one row per partner]}; rows of a
+     * reporter are grouped by partner. */
+    api_text t = {0};
+    api_text_raw(&t, "{\"reporter\":");
+    api_text_string(&t, reporter);
+    api_text_raw(&t, ",\"year\":");
+    if (want_year)
+      api_text_int(&t, year);
+    else
+      api_text_raw(&t, "null");
+    api_text_raw(&t, ",\"model\":");
+    model_text(&t, v);
+    api_text_raw(&t, ",\"items\":[");
+    size_t items = 0;
     size_t i = first;
-    while (items != NULL && i < first + count) {
+    while (i < first + count) {
       size_t j = i;
       while (j < first + count &&
              ((v->pot_rows[j].partner == NULL) ==
@@ -203,24 +219,27 @@ void api_get_potential(const api_request *req, api_response *res) {
               strcmp(v->pot_rows[j].partner, v->pot_rows[i].partner) == 0))
         j++;
       const api_pot_entry *e = pick(&v->pot_rows[i], j - i, want_year, year);
-      if (e != NULL) json_array_append_new(items, item(e));
+      if (e != NULL) {
+        if (items++ > 0) api_text_put(&t, ",", 1);
+        api_pot_entry_text(&t, e);
+      }
       i = j;
     }
-    if (items != NULL && json_array_size(items) == 0) {
-      json_decref(items);
-      items = NULL;
+    api_text_raw(&t, "]}");
+    if (items == 0) {
+      api_text_free(&t);
       snprintf(detail, sizeof detail,
                "The model has no year %lld for reporter %.64s; years: ", year,
                reporter);
       list_values(v, first, count, 2, detail, sizeof detail);
       not_found(res, "/query/year", detail);
-    } else if (items != NULL) {
-      body = json_pack("{s:s, s:o, s:o, s:o}", "reporter", reporter, "year",
-                       want_year ? json_integer(year) : json_null(), "model",
-                       model_json(v), "items", items);
+    } else if (t.failed) {
+      api_text_free(&t);
+      api_response_json(res, 500, NULL); /* no memory: the internal 500 */
+    } else {
+      api_response_take(res, 200, "application/json", t.s, t.len);
     }
   }
-  if (res->status == 0) api_response_json(res, 200, body);
   if (res->status == 200) {
     api_response_header(res, "Cache-Control", "public, max-age=60");
     api_response_header(res, "ETag", v->etag);

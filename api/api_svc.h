@@ -46,13 +46,10 @@ void api_model_close(api_model_ref *ref);
 bool api_query_int(const api_request *req, api_response *res, const char *key,
                    long long min, long long max, long long def, long long *out);
 
-/* A potential row as every endpoint that lists them answers it:
- * {reporter, partner, year, actual, predicted, k, class, gap} with null for
- * what is missing. Returns a new object, or NULL when memory runs out. */
-json_t *api_pot_entry_json(const api_pot_entry *e);
-
-/* The same row written as text into t: the bytes json_dumps (JSON_COMPACT |
- * JSON_REAL_PRECISION(17)) makes of api_pot_entry_json(e). */
+/* A potential row as every endpoint that lists them answers it, written as
+ * text into t: {reporter, partner, year, actual, predicted, k, class, gap}
+ * with null for what is missing or not finite; the bytes json_dumps
+ * (JSON_COMPACT | JSON_REAL_PRECISION(17)) makes of the same object. */
 void api_pot_entry_text(api_text *t, const api_pot_entry *e);
 
 /* The query parameter key, or NULL when absent (or when the request has no

@@ -79,6 +79,18 @@ static void assert_cacheable(const answer *a) {
   cr_assert_str_eq(a->etag, model_tag);
 }
 
+/* The answer is written as text: it must be the very bytes json_dumps
+ * (JSON_COMPACT | JSON_REAL_PRECISION(17)) makes of the object it parses
+ * to, members in the same order. */
+static void assert_jansson_bytes(const answer *a) {
+  cr_assert_not_null(a->json, "%s", a->body);
+  char *again = json_dumps(a->json, JSON_COMPACT | JSON_REAL_PRECISION(17));
+  cr_assert_not_null(again);
+  cr_assert_str_eq(a->body, again);
+  cr_assert_eq(a->body_len, strlen(again));
+  free(again);
+}
+
 static void assert_year(const json_t *item, json_int_t year) {
   cr_assert_eq(json_integer_value(json_object_get(item, "year")), year,
                "year %lld, want %lld",
@@ -106,6 +118,8 @@ Test(potential, pair_and_year) {
   cr_assert_eq(jnum(a.json, "gap"), -912000000.0);
   cr_assert_str_eq(jstr(a.json, "class"), "expanding_potential");
   assert_model(json_object_get(a.json, "model"));
+  assert_jansson_bytes(&a);
+  cr_assert_eq(json_object_size(a.json), 9, "%s", a.body);
   answer_free(&a);
   fixture_done(&f);
 }
@@ -178,6 +192,8 @@ Test(potential, reporter_alone_gives_one_item_per_partner) {
   }
   cr_assert_eq(jnum(json_array_get(items, 1), "k"), 1.5114503817);
   cr_assert(json_is_null(json_object_get(json_array_get(items, 2), "k")));
+  assert_jansson_bytes(&a);
+  cr_assert_eq(json_object_size(a.json), 4, "%s", a.body);
   answer_free(&a);
   fixture_done(&f);
 }
@@ -195,6 +211,7 @@ Test(potential, reporter_and_year_skip_partners_without_that_year) {
   cr_assert_eq(jnum(json_array_get(items, 0), "actual"), 31200000000.0);
   cr_assert_str_eq(jstr(json_array_get(items, 1), "partner"), "TKM");
   assert_year(json_array_get(items, 1), 2022);
+  assert_jansson_bytes(&a);
   answer_free(&a);
   fixture_done(&f);
 }
