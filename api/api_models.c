@@ -111,19 +111,44 @@ static bool valid_cluster_name(const char *var) {
          strcmp(var, "year") == 0 || core_panel_valid_name(var);
 }
 
+/* The variance estimators named by a word; clustering is "cluster:<a>" or
+ * "cluster:<a>+<b>". */
+static const struct {
+  const char *name;
+  core_vcov_kind kind;
+} fixed_vcov[] = {{"classical", CORE_VCOV_CLASSICAL},
+                  {"hc0", CORE_VCOV_HC0},
+                  {"hc1", CORE_VCOV_HC1},
+                  {"hc2", CORE_VCOV_HC2},
+                  {"hc3", CORE_VCOV_HC3}};
+
+json_t *api_models_capabilities(void) {
+  json_t *est = json_array(), *vcov = json_array(), *pot = json_array();
+  bool ok = est != NULL && vcov != NULL && pot != NULL;
+  for (size_t i = 0;
+       ok && i < sizeof estimator_names / sizeof estimator_names[0]; i++)
+    ok = json_array_append_new(est, json_string(estimator_names[i])) == 0;
+  for (size_t i = 0; ok && i < sizeof fixed_vcov / sizeof fixed_vcov[0]; i++)
+    ok = json_array_append_new(vcov, json_string(fixed_vcov[i].name)) == 0;
+  ok = ok && json_array_append_new(vcov, json_string("cluster:<var>")) == 0 &&
+       json_array_append_new(vcov, json_string("cluster:<a>+<b>")) == 0;
+  for (size_t i = 0; ok && method_names[i] != NULL; i++)
+    ok = json_array_append_new(pot, json_string(method_names[i])) == 0;
+  if (!ok) {
+    json_decref(est);
+    json_decref(vcov);
+    json_decref(pot);
+    return NULL;
+  }
+  return json_pack("{s:o, s:o, s:o}", "estimators", est, "vcov", vcov,
+                   "potential_methods", pot);
+}
+
 static void check_vcov(model_ctx *c, const json_t *v) {
   const char *s = json_string_value(v);
-  static const struct {
-    const char *name;
-    core_vcov_kind kind;
-  } fixed[] = {{"classical", CORE_VCOV_CLASSICAL},
-               {"hc0", CORE_VCOV_HC0},
-               {"hc1", CORE_VCOV_HC1},
-               {"hc2", CORE_VCOV_HC2},
-               {"hc3", CORE_VCOV_HC3}};
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-    if (strcmp(s, fixed[i].name) == 0) {
-      c->vcov_kind = fixed[i].kind;
+  for (size_t i = 0; i < sizeof fixed_vcov / sizeof fixed_vcov[0]; i++)
+    if (strcmp(s, fixed_vcov[i].name) == 0) {
+      c->vcov_kind = fixed_vcov[i].kind;
       snprintf(c->vcov_text, sizeof c->vcov_text, "%s", s);
       return;
     }

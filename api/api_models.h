@@ -14,4 +14,9 @@
 void api_models_post_annotated(const api_request *req, api_response *res,
                                const json_t *annotations);
 
+/* What POST /v1/models accepts, from the tables its checks use (for
+ * GET /v1): {"estimators": [...], "vcov": [...], "potential_methods":
+ * [...]}. A new object, or NULL when out of memory. */
+json_t *api_models_capabilities(void);
+
 #endif

@@ -32,9 +32,7 @@
 #include "srv_pool.h"
 #include "srv_routes.h"
 
-#ifndef GRAVITAS_BUILD
-#define GRAVITAS_BUILD "dev"
-#endif
+#include "gravitas_build_id.h" /* GRAVITAS_BUILD, written at build time */
 
 /* Connection limits. libmicrohttpd's defaults are unsafe (no timeout, no
  * per-IP limit), so every one is set explicitly. The memory limit covers

@@ -13,11 +13,12 @@ Test(info, describes_the_service_and_its_limits) {
   json_t *j = json_loadb(res.body, res.body_len, 0, NULL);
   cr_assert_not_null(j);
   json_t *want = json_pack(
-      "{s:s, s:s, s:s, s:[s], s:[s,s,s,s,s,s], s:[s,s],"
+      "{s:s, s:s, s:s, s:[s,s,s,s,s], s:[s,s,s,s,s,s,s], s:[s,s,s],"
       " s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
       "service", "gravitas", "version", "0.1.0", "build", "test-build",
-      "estimators", "ols", "vcov", "classical", "hc0", "hc1", "hc2", "hc3",
-      "cluster:<var>", "potential_methods", "level", "log", "limits",
+      "estimators", "ols", "sfa", "fe", "re", "ppml", "vcov", "classical",
+      "hc0", "hc1", "hc2", "hc3", "cluster:<var>", "cluster:<a>+<b>",
+      "potential_methods", "level", "log", "frontier", "limits",
       "max_body_bytes", (json_int_t)33554432, "max_rows", (json_int_t)12345,
       "max_columns", (json_int_t)256, "max_formula_len", (json_int_t)2048,
       "max_json_depth", (json_int_t)32, "threads", (json_int_t)3);

@@ -168,6 +168,52 @@ class OpsRoutes(g.ServerTestCase, unittest.TestCase):
         self.assertEqual(doc, g.Contract.get().doc)
         self.assertEqual(r.body, g.Contract.get().text)
 
+    def test_info_build_is_the_commit_built(self):
+        """GET /v1 "build" is `git describe --always --dirty` of the tree the
+        binary was built from (taken at build time, not when CMake last
+        configured): the tree under test, which the build just compiled."""
+        git = subprocess.run(["git", "-C", g.SOURCE_DIR, "describe",
+                              "--always", "--dirty"], capture_output=True,
+                             text=True)
+        if git.returncode != 0:
+            self.skipTest("the source tree is not a git checkout")
+        self.assertEqual(self.srv.get("/v1").json["build"],
+                         git.stdout.strip())
+
+    def test_info_lists_what_models_accept(self):
+        """Each estimator, variance and potential method GET /v1 lists is
+        accepted by POST /v1/models: a request that names it, with another
+        field wrong on purpose, is refused for that other field only."""
+        info = self.srv.get("/v1").json
+        data = {"rows": [{"reporter": "CHN", "partner": "KAZ", "year": 2020,
+                          "y": 1.0, "x": 2.0}]}
+
+        def pointers(**fields):
+            body = {"data": data, "formula": "y ~ x"}
+            body.update(fields)
+            r = self.srv.post("/v1/models", body)
+            self.assertEqual(r.status, 422, r.text)
+            return [e["pointer"] for e in r.json["errors"]]
+
+        for est in info["estimators"]:
+            self.assertNotIn("/estimator", pointers(estimator=est,
+                                                    confidence=2), est)
+        for v in info["vcov"]:
+            v = v.replace("<var>", "partner").replace("<a>", "reporter") \
+                 .replace("<b>", "partner")
+            self.assertNotIn("/vcov", pointers(vcov=v, confidence=2), v)
+        # A method is accepted with at least one estimator (frontier is the
+        # stochastic frontier's own).
+        for m in info["potential_methods"]:
+            refused = [any(p.startswith("/potential/method") for p in
+                           pointers(estimator=est, potential={"method": m},
+                                    confidence=2))
+                       for est in info["estimators"]]
+            self.assertFalse(all(refused), m)
+        # The control: a name that is not listed is refused at its field.
+        self.assertIn("/estimator", pointers(estimator="tobit"))
+        self.assertIn("/vcov", pointers(vcov="hc9"))
+
     def test_info(self):
         r = self.srv.get("/v1")
         self.assertEqual(r.status, 200, r.text)
@@ -179,7 +225,10 @@ class OpsRoutes(g.ServerTestCase, unittest.TestCase):
             self.assertIn(v, info["vcov"])
         self.assertTrue(any(v.startswith("cluster") for v in info["vcov"]),
                         info["vcov"])
-        self.assertEqual(set(info["potential_methods"]), {"level", "log"})
+        self.assertEqual(set(info["estimators"]),
+                         {"ols", "fe", "re", "ppml", "sfa"})
+        self.assertEqual(set(info["potential_methods"]),
+                         {"level", "log", "frontier"})
         # api_limits_default: 32 MiB, 1e6 rows, 256 columns, 2048, depth 32.
         self.assertEqual(info["limits"], {
             "max_body_bytes": 32 * 1024 * 1024, "max_rows": 1000000,
