@@ -677,6 +677,23 @@ class ServerTestCase:
         self.assertEqual(r.json, {"status": "ok"})
 
 
+def csv_rows(*path):
+    """The rows of a committed CSV panel (path under the source tree) as the
+    JSON rows form: reporter and partner strings, year an integer, every
+    other column a float or None for an empty cell."""
+    import csv
+    rows = []
+    with open(source_path(*path), newline="") as f:
+        for r in csv.DictReader(f):
+            row = {"reporter": r["reporter"], "partner": r["partner"],
+                   "year": int(r["year"])}
+            for k, v in r.items():
+                if k not in row:
+                    row[k] = float(v) if v != "" else None
+            rows.append(row)
+    return rows
+
+
 def sig_digits(got, want):
     """Number of significant decimal digits on which got agrees with want
     (-log10 of the relative error; 17 when identical, 0 when got is None)."""

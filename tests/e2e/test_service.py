@@ -7,11 +7,9 @@ and persistence across a clean restart and a kill -9.
 
 Every answer is also validated against openapi.yaml by gravitas_e2e."""
 
-import csv
 import io
 import math
 import os
-import re
 import shutil
 import signal
 import sqlite3
@@ -27,21 +25,12 @@ THRESHOLDS = (0.8, 1.2)
 # (current US$), GDP (current US$) and population of the partner
 # (World Bank WDI), capital distance from Beijing (CEPII, km), as in
 # tests/e2e/fixtures/gravity_chn_ca.csv.
-PANEL = g.source_path("tests", "e2e", "fixtures", "gravity_chn_ca.csv")
+PANEL = ("tests", "e2e", "fixtures", "gravity_chn_ca.csv")
 FORMULA = "log(etrade) ~ log(gdp_r * gdp_p) + log(pop_r * pop_p) + open_p"
 
 
 def panel_rows():
-    rows = []
-    with open(PANEL, newline="") as f:
-        for r in csv.DictReader(f):
-            row = {"reporter": r["reporter"], "partner": r["partner"],
-                   "year": int(r["year"])}
-            for k, v in r.items():
-                if k not in row:
-                    row[k] = float(v) if v != "" else None
-            rows.append(row)
-    return rows
+    return g.csv_rows(*PANEL)
 
 
 def rows_to_csv(rows):

@@ -5,7 +5,6 @@ v2 on a free loopback port; no test touches the internet).
 Every answer is checked against openapi.yaml.
 """
 
-import os
 import signal
 import socket
 import subprocess
