@@ -204,6 +204,34 @@ static void decode_rows(decoder *d, const json_t *rows, const char *ptr_rows) {
   }
 }
 
+/* The rows lifted by api_lift.c: clean by construction (api_lift.h), so
+ * only the limit of columns can still fault, at the member that first
+ * passes it, as decode_rows would report it. */
+static void decode_lifted_rows(decoder *d, const api_lifted_rows *lr,
+                               const char *ptr_rows) {
+  char ptr[API_POINTER_MAX], rowptr[API_POINTER_MAX];
+  size_t n = lr->n;
+  for (size_t j = 0; j < lr->ncol; j++) {
+    api_pointer_index(rowptr, sizeof rowptr, ptr_rows, lr->first_row[j]);
+    size_t col =
+        column_for(d, lr->names[j], j,
+                   api_pointer_join(ptr, sizeof ptr, rowptr, lr->names[j]));
+    if (col == SIZE_MAX) return;
+    memcpy(d->panel->cols[col], lr->cols[j], n * sizeof *lr->cols[j]);
+  }
+  for (int k = 0; k < 2; k++)
+    if (lr->key_present[k]) {
+      d->key_present[k] = true;
+      memcpy((void *)d->key_str[k], lr->keys[k], n * sizeof *lr->keys[k]);
+    }
+  if (lr->key_present[2]) {
+    d->key_present[KEY_YEAR] = true;
+    memcpy(d->year, lr->year, n * sizeof *lr->year);
+    for (size_t i = 0; i < n; i++)
+      d->year_set[i] = true;
+  }
+}
+
 static void decode_columns(decoder *d, const json_t *cols, const char *ptr_cols,
                            size_t n) {
   char ptr[API_POINTER_MAX], cell[API_POINTER_MAX];
@@ -309,8 +337,11 @@ bool api_data_decode(const json_t *data, const char *base,
   *code = API_E_INVALID;
 
   const json_t *rows = NULL, *cols = NULL;
+  /* Rows lifted out of the text stand as a marker string (api_lift.h). */
+  const api_lifted_rows *lr =
+      api_lifted_rows_get(lifted, json_object_get(data, "rows"));
   const api_field fields[] = {
-      {.name = "rows", .type = API_F_ARRAY, .out = &rows},
+      {.name = "rows", .type = lr ? API_F_STRING : API_F_ARRAY, .out = &rows},
       {.name = "columns", .type = API_F_OBJECT, .out = &cols},
   };
   if (!api_json_fields(data, base, fields, 2, errs)) return false;
@@ -326,7 +357,7 @@ bool api_data_decode(const json_t *data, const char *base,
   size_t n;
   if (rows != NULL) {
     api_pointer_join(ptr, sizeof ptr, base, "rows");
-    n = json_array_size(rows);
+    n = lr != NULL ? lr->n : json_array_size(rows);
     if (n == 0) {
       api_errors_add(errs, ptr, "must contain at least one row");
       return false;
@@ -352,7 +383,9 @@ bool api_data_decode(const json_t *data, const char *base,
     d.code = API_E_INTERNAL;
     goto cleanup;
   }
-  if (rows != NULL)
+  if (lr != NULL)
+    decode_lifted_rows(&d, lr, ptr);
+  else if (rows != NULL)
     decode_rows(&d, rows, ptr);
   else
     decode_columns(&d, cols, ptr, n);

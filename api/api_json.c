@@ -34,7 +34,9 @@ json_t *api_json_parse_body_lifted(const api_request *req,
   json_t *root =
       lifted != NULL
           ? api_lift_load(req->body, req->body_len, JSON_REJECT_DUPLICATES,
-                          limits != NULL ? limits->max_json_depth : 0, lifted,
+                          limits != NULL ? limits->max_json_depth : 0,
+                          limits != NULL ? limits->max_rows : 0,
+                          limits != NULL ? limits->max_columns : 0, lifted,
                           &jerr)
           : json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
   if (root == NULL) {

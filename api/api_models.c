@@ -448,7 +448,7 @@ static bool load_dataset(model_ctx *c) {
     return api_mctx_internal(c, "The stored dataset cannot be read.");
   }
   json_error_t jerr;
-  c->stored_data = api_lift_load(content, len, JSON_REJECT_DUPLICATES, 0,
+  c->stored_data = api_lift_load(content, len, JSON_REJECT_DUPLICATES, 0, 0, 0,
                                  &c->stored_lifted, &jerr);
   free(content);
   if (c->stored_data == NULL)

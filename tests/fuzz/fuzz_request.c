@@ -12,8 +12,9 @@
  *   - api_post_models (no service: inline data only) answers one JSON body
  *     with a status it may answer, a body api_json_valid accepts (the
  *     store's check of a model before keeping it);
- *   - parsing with the numeric columns lifted (api_lift.h) gives the same
- *     answer as without: the same problem body when refused; when parsed,
+ *   - parsing with the numeric columns and the rows lifted (api_lift.h),
+ *     under the default limits and tight ones, gives the same answer as
+ *     without: the same problem body when refused; when parsed,
  *     the same decoding of "data" and of the body itself (the datasets
  *     form): same verdict, same errors, the same panel bit for bit;
  *   - api_json_valid accepts exactly what Jansson accepts (any value, NUL
@@ -98,15 +99,14 @@ static void check_data(const json_t *data, const api_limits *lim) {
 
 /* Decodes data (a member of root, or root) both ways and compares. */
 static void same_decoding(const json_t *plain, const json_t *lifted_data,
-                          const api_lifted *lifted) {
+                          const api_lifted *lifted, const api_limits *lim) {
   api_data a, b;
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
   api_errors ea = {0}, eb = {0};
   api_error_code ca = API_E_COUNT, cb = API_E_COUNT;
-  bool oka = api_data_decode(plain, "/data", &env.limits, NULL, &a, &ca, &ea);
-  bool okb =
-      api_data_decode(lifted_data, "/data", &env.limits, lifted, &b, &cb, &eb);
+  bool oka = api_data_decode(plain, "/data", lim, NULL, &a, &ca, &ea);
+  bool okb = api_data_decode(lifted_data, "/data", lim, lifted, &b, &cb, &eb);
   if (oka != okb) abort();
   if (!oka && ca != cb) abort();
   if (!json_equal(ea.list, eb.list) && (ea.list != NULL || eb.list != NULL))
@@ -118,6 +118,18 @@ static void same_decoding(const json_t *plain, const json_t *lifted_data,
       if (strcmp(p->names[j], q->names[j]) != 0) abort();
       if (memcmp(p->cols[j], q->cols[j], p->n * sizeof(double)) != 0) abort();
     }
+    char **kp[2] = {p->reporter, p->partner},
+         **kq[2] = {q->reporter, q->partner};
+    for (int k = 0; k < 2; k++) {
+      if ((kp[k] == NULL) != (kq[k] == NULL)) abort();
+      for (size_t i = 0; kp[k] != NULL && i < p->n; i++)
+        if ((kp[k][i] == NULL) != (kq[k][i] == NULL) ||
+            (kp[k][i] != NULL && strcmp(kp[k][i], kq[k][i]) != 0))
+          abort();
+    }
+    if ((p->year == NULL) != (q->year == NULL)) abort();
+    if (p->year != NULL && memcmp(p->year, q->year, p->n * sizeof(int)) != 0)
+      abort();
   }
   api_data_free(&a);
   api_data_free(&b);
@@ -125,24 +137,24 @@ static void same_decoding(const json_t *plain, const json_t *lifted_data,
   api_errors_clear(&eb);
 }
 
-static void check_lifted(const api_request *req) {
+static void check_lifted(const api_request *req, const api_limits *lim) {
   api_response ra, rb;
   memset(&ra, 0, sizeof ra);
   memset(&rb, 0, sizeof rb);
   api_lifted lifted = {0};
-  json_t *a = api_json_parse_body(req, &env.limits, &ra);
-  json_t *b = api_json_parse_body_lifted(req, &env.limits, &rb, &lifted);
+  json_t *a = api_json_parse_body(req, lim, &ra);
+  json_t *b = api_json_parse_body_lifted(req, lim, &rb, &lifted);
   if ((a == NULL) != (b == NULL)) abort();
   if (a == NULL) {
     if (ra.status != rb.status || ra.body_len != rb.body_len ||
         memcmp(ra.body, rb.body, ra.body_len) != 0)
       abort();
-    if (lifted.n != 0) abort();
+    if (lifted.n != 0 || lifted.nrows != 0) abort();
   } else {
     json_t *da = json_object_get(a, "data"), *db = json_object_get(b, "data");
     if ((da == NULL) != (db == NULL)) abort();
-    if (da != NULL) same_decoding(da, db, &lifted);
-    same_decoding(a, b, &lifted);
+    if (da != NULL) same_decoding(da, db, &lifted, lim);
+    same_decoding(a, b, &lifted, lim);
   }
   json_decref(a);
   json_decref(b);
@@ -247,7 +259,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   api_response_free(&res);
 
-  check_lifted(&req);
+  /* Under the default limits, and under tight ones (the rows lift leaves
+   * an array past max_rows or max_columns to the decoder's limit path). */
+  check_lifted(&req, &env.limits);
+  api_limits tight = env.limits;
+  tight.max_rows = 4;
+  tight.max_columns = 3;
+  check_lifted(&req, &tight);
 
   memset(&res, 0, sizeof res);
   api_post_models(&req, &res);
