@@ -308,7 +308,7 @@ class WorldBankFailures(unittest.TestCase, ServerTestCase):
         slow = 4 if g_valgrind() else 1
         fx = Fixture()
         self.addCleanup(fx.stop)
-        srv = wb_server(fx.url("delay-%d" % (4000 * slow)), GRAVITAS_THREADS=1,
+        srv = wb_server(fx.url("delay-%d" % (6000 * slow)), GRAVITAS_THREADS=1,
                         GRAVITAS_WB_TTL_HOURS=0,
                         GRAVITAS_SHUTDOWN_GRACE_MS=1000 * slow)
         self.addCleanup(srv.stop)
@@ -334,8 +334,14 @@ class WorldBankFailures(unittest.TestCase, ServerTestCase):
                   b"Connection: close\r\n\r\n" % len(body) + body[:10])
         time.sleep(0.3 * slow)  # its headers are read: it is in flight
         srv.proc.send_signal(signal.SIGTERM)
-        # The grace period ends with both still in flight; the pool stops
-        # taking jobs while the fetch still waits.
+        # The grace period (1 s) starts with the "shutdown" line and ends
+        # with both still in flight; the pool then stops taking jobs while
+        # the fetch still waits (6 s in all).
+        deadline = time.monotonic() + 30 * slow
+        while not any('"event":"shutdown"' in line
+                      for line in srv.stderr_lines()):
+            self.assertLess(time.monotonic(), deadline, "no shutdown line")
+            time.sleep(0.02)
         time.sleep(1.6 * slow)
         b.sendall(body[10:])
         raw = b""
