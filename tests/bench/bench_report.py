@@ -92,6 +92,19 @@ def main():
             "%.1f (server CPU / sm CPU %.1f)" % (
                 r, o["http_server_cpu"] / max(o["sm_cpu"], 1e-9)),
             "< 1 (faster than statsmodels)", yes(r < 1.0))
+        if "sm_same_wall" in o:
+            r2 = o["http_wall"] / o["sm_same_wall"]
+            row("same request: Gravitas over HTTP against a Python process "
+                "doing the same work (json.loads of the same body, "
+                "statsmodels OLS HC1, json.dumps of an answer with every "
+                "row's potential)",
+                "%s wall (server CPU %s)" % (s(o["http_wall"]),
+                                             s(o["http_server_cpu"])),
+                "statsmodels, same work: %s" % wc(o["sm_same_wall"],
+                                                  o["sm_same_cpu"]),
+                "%.2f (server CPU / its CPU %.2f)" % (
+                    r2, o["http_server_cpu"] / max(o["sm_same_cpu"], 1e-9)),
+                "-", "-")
         st = o.get("stages_ms")
         if st:
             notes.append("`POST /v1/models` OLS n = %d, where the server's "
