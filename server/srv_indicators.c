@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "srv_log.h"
+#include "srv_metrics.h"
 
 struct srv_indicators {
   store *st;
@@ -223,6 +224,35 @@ static bool cache_put(srv_indicators *x, const wb_result *wr, size_t j,
   return true;
 }
 
+/* Counts each indicator of the answer by its outcome, and the World Bank
+ * requests made for it (/metrics). */
+static void record_metrics(const api_wb_result *r, const wb_result *wr) {
+  for (size_t i = 0; i < r->n_status; i++) {
+    const api_wb_status *s = &r->status[i];
+    srv_wb_outcome o = SRV_WB_ERROR;
+    if (strcmp(s->source, "worldbank") == 0)
+      o = SRV_WB_WORLDBANK;
+    else if (strcmp(s->source, "cache") == 0)
+      o = SRV_WB_CACHE;
+    else if (strcmp(s->source, "stale-cache") == 0)
+      o = SRV_WB_STALE_CACHE;
+    else if (s->error == API_WB_INVALID)
+      o = SRV_WB_INVALID;
+    else if (s->error == API_WB_UPSTREAM)
+      o = SRV_WB_UPSTREAM;
+    else if (s->error == API_WB_TIMEOUT)
+      o = SRV_WB_TIMEOUT;
+    else if (s->error == API_WB_BUSY || r->error == API_WB_BUSY)
+      o = SRV_WB_BUSY;
+    srv_metrics_wb_indicator(o);
+  }
+  if (wr == NULL) return;
+  size_t retries = 0;
+  for (size_t j = 0; j < wr->n_status; j++)
+    retries += wr->status[j].retries;
+  srv_metrics_wb_requests(wr->requests, retries);
+}
+
 api_wb_error srv_indicators_get(srv_indicators *x, const char *const *countries,
                                 size_t n, const char *const *indicators,
                                 size_t m, int from, int to, api_wb_mode mode,
@@ -350,6 +380,7 @@ api_wb_error srv_indicators_get(srv_indicators *x, const char *const *countries,
     r->rows[q] = b.items[q].row;
   r->n_rows = b.n;
 done:
+  record_metrics(r, wr);
   free(b.items);
   free(need);
   free(need_ix);

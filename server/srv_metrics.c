@@ -38,6 +38,11 @@ static atomic_uint_fast64_t requests[MAX_ROUTES][N_METHODS][N_STATUSES + 1];
 static histogram latency[MAX_ROUTES];
 static histogram fits;
 static atomic_uint_fast64_t cache_hits, cache_misses, models_cached;
+static atomic_uint_fast64_t wb_outcomes[SRV_WB_OUTCOMES], wb_requests,
+    wb_retries;
+static const char *const wb_outcome_names[SRV_WB_OUTCOMES] = {
+    "worldbank", "cache",   "stale_cache", "invalid",
+    "upstream",  "timeout", "busy",        "error"};
 
 static size_t method_index(const char *m) {
   for (size_t i = 0; i + 1 < N_METHODS; i++)
@@ -92,6 +97,16 @@ void srv_metrics_cache_miss(void) {
 
 void srv_metrics_models_cached(size_t n) {
   atomic_store_explicit(&models_cached, n, memory_order_relaxed);
+}
+
+void srv_metrics_wb_indicator(srv_wb_outcome outcome) {
+  if ((unsigned)outcome >= SRV_WB_OUTCOMES) outcome = SRV_WB_ERROR;
+  atomic_fetch_add_explicit(&wb_outcomes[outcome], 1, memory_order_relaxed);
+}
+
+void srv_metrics_wb_requests(size_t made, size_t repeats) {
+  atomic_fetch_add_explicit(&wb_requests, made, memory_order_relaxed);
+  atomic_fetch_add_explicit(&wb_retries, repeats, memory_order_relaxed);
 }
 
 static uint64_t load(atomic_uint_fast64_t *a) {
@@ -198,6 +213,23 @@ bool srv_metrics_render(srv_buf *out) {
     (unsigned long long)load(&cache_hits),
     (unsigned long long)load(&cache_misses),
     (unsigned long long)load(&models_cached));
+
+  P("# HELP gravitas_worldbank_indicators_total Indicators asked of the World "
+    "Bank fetcher, by where their values came from or why they did not.\n"
+    "# TYPE gravitas_worldbank_indicators_total counter\n");
+  for (size_t o = 0; o < SRV_WB_OUTCOMES; o++)
+    P("gravitas_worldbank_indicators_total{outcome=\"%s\"} %llu\n",
+      wb_outcome_names[o], (unsigned long long)load(&wb_outcomes[o]));
+  P("# HELP gravitas_worldbank_requests_total HTTP requests made to the World "
+    "Bank API, retries included.\n"
+    "# TYPE gravitas_worldbank_requests_total counter\n"
+    "gravitas_worldbank_requests_total %llu\n"
+    "# HELP gravitas_worldbank_retries_total World Bank requests that repeated "
+    "a failed one.\n"
+    "# TYPE gravitas_worldbank_retries_total counter\n"
+    "gravitas_worldbank_retries_total %llu\n",
+    (unsigned long long)load(&wb_requests),
+    (unsigned long long)load(&wb_retries));
 #undef P
   return true;
 }
@@ -217,4 +249,8 @@ void srv_metrics_reset(void) {
   atomic_store(&cache_hits, 0);
   atomic_store(&cache_misses, 0);
   atomic_store(&models_cached, 0);
+  for (size_t o = 0; o < SRV_WB_OUTCOMES; o++)
+    atomic_store(&wb_outcomes[o], 0);
+  atomic_store(&wb_requests, 0);
+  atomic_store(&wb_retries, 0);
 }

@@ -61,6 +61,17 @@ def wb_server(base_url, **env):
     return srv
 
 
+def metrics(srv):
+    """GET /metrics as {series: value} (labels kept in the series name)."""
+    r = srv.get("/metrics")
+    out = {}
+    for line in r.text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
 def fetch(srv, countries, indicators, frm, to, **extra):
     body = {"countries": countries, "indicators": indicators, "from": frm,
             "to": to}
@@ -390,6 +401,31 @@ class WorldBankFailures(unittest.TestCase, ServerTestCase):
         # Nothing cached for another indicator: 502.
         r3 = fetch(srv, ["KAZ"], ["NE.TRD.GNFS.ZS"], 2020, 2021)
         self.assertEqual(r3.status, 502, r3.text)
+        # Each outcome counted once in /metrics.
+        m = metrics(srv)
+        self.assertEqual(m['gravitas_worldbank_indicators_total'
+                           '{outcome="worldbank"}'], 1)
+        self.assertEqual(m['gravitas_worldbank_indicators_total'
+                           '{outcome="stale_cache"}'], 1)
+        self.assertEqual(m['gravitas_worldbank_indicators_total'
+                           '{outcome="upstream"}'], 1)
+
+    def test_retries_are_counted_in_metrics(self):
+        fx = Fixture()
+        self.addCleanup(fx.stop)
+        srv = wb_server(fx.url("fail500-1"), GRAVITAS_WB_TTL_HOURS=0)
+        self.addCleanup(srv.stop)
+        r = fetch(srv, ["KAZ"], ["SP.POP.TOTL"], 2020, 2021)
+        self.assertEqual(r.status, 200, r.text)
+        m = metrics(srv)
+        served = fx.stats()["requests"]
+        self.assertEqual(m["gravitas_worldbank_requests_total"], served)
+        self.assertEqual(m["gravitas_worldbank_retries_total"], served - 1)
+        self.assertGreaterEqual(served, 2, "the first answer was a 500")
+        r = fetch(srv, ["KAZ"], ["SP.POP.TOTL"], 2020, 2021)
+        self.assertEqual(r.status, 200, r.text)
+        self.assertEqual(metrics(srv)['gravitas_worldbank_indicators_total'
+                                      '{outcome="worldbank"}'], 2)
 
 
 if __name__ == "__main__":

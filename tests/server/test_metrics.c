@@ -44,6 +44,10 @@ Test(metrics, empty_render_has_every_family) {
   has(t, "gravitas_model_cache_hits_total 0\n");
   has(t, "gravitas_model_cache_misses_total 0\n");
   has(t, "gravitas_models_cached 0\n");
+  has(t, "# TYPE gravitas_worldbank_indicators_total counter\n");
+  has(t, "gravitas_worldbank_indicators_total{outcome=\"stale_cache\"} 0\n");
+  has(t, "gravitas_worldbank_requests_total 0\n");
+  has(t, "gravitas_worldbank_retries_total 0\n");
   /* Every line is a comment or "name{labels} value". */
   for (char *line = t; *line;) {
     char *nl = strchr(line, '\n');
@@ -141,4 +145,23 @@ Test(metrics, render_reports_a_full_buffer) {
   srv_buf_init(&b, 100);
   cr_assert_not(srv_metrics_render(&b));
   srv_buf_free(&b);
+}
+
+Test(metrics, world_bank_outcomes_requests_and_retries) {
+  srv_metrics_reset();
+  srv_metrics_wb_indicator(SRV_WB_WORLDBANK);
+  srv_metrics_wb_indicator(SRV_WB_WORLDBANK);
+  srv_metrics_wb_indicator(SRV_WB_TIMEOUT);
+  srv_metrics_wb_indicator((srv_wb_outcome)99); /* out of range: error */
+  srv_metrics_wb_requests(7, 2);
+  srv_metrics_wb_requests(1, 0);
+  char *t = render();
+  has(t, "gravitas_worldbank_indicators_total{outcome=\"worldbank\"} 2\n");
+  has(t, "gravitas_worldbank_indicators_total{outcome=\"timeout\"} 1\n");
+  has(t, "gravitas_worldbank_indicators_total{outcome=\"error\"} 1\n");
+  has(t, "gravitas_worldbank_indicators_total{outcome=\"cache\"} 0\n");
+  has(t, "gravitas_worldbank_requests_total 8\n");
+  has(t, "gravitas_worldbank_retries_total 2\n");
+  free(t);
+  srv_metrics_reset();
 }
