@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gravitas_build_id.h" /* GRAVITAS_BUILD, written at build time */
 #include "srv_routes.h"
 
 /* Upper bounds of the latency histograms in seconds (+Inf is implicit). */
@@ -161,10 +162,11 @@ bool srv_metrics_render(srv_buf *out) {
     if (srv_buf_printf(out, __VA_ARGS__) != SRV_BUF_OK) return false;          \
   } while (0)
 
-  P("# HELP gravitas_build_info Version of the running server.\n"
+  P("# HELP gravitas_build_info Version of the running server and the "
+    "commit it was built from (git describe).\n"
     "# TYPE gravitas_build_info gauge\n"
-    "gravitas_build_info{version=\"%s\"} 1\n",
-    GRAVITAS_VERSION);
+    "gravitas_build_info{version=\"%s\",revision=\"%s\"} 1\n",
+    GRAVITAS_VERSION, GRAVITAS_BUILD);
 
   P("# HELP gravitas_http_requests_total HTTP requests by route, method and "
     "status.\n"

@@ -180,9 +180,12 @@ class OpsRoutes(g.ServerTestCase, unittest.TestCase):
         # "-dirty" is left out of the comparison: a test file edited since
         # the build (ctest run by hand) makes the tree dirty, not the binary
         # stale.
-        self.assertEqual(
-            self.srv.get("/v1").json["build"].removesuffix("-dirty"),
-            git.stdout.strip().removesuffix("-dirty"))
+        build = self.srv.get("/v1").json["build"]
+        self.assertEqual(build.removesuffix("-dirty"),
+                         git.stdout.strip().removesuffix("-dirty"))
+        # The same string labels /metrics' build info.
+        self.assertIn('gravitas_build_info{version="0.1.0",revision="%s"} 1'
+                      % build, self.srv.get("/metrics").text)
 
     def test_info_lists_what_models_accept(self):
         """Each estimator, variance and potential method GET /v1 lists is

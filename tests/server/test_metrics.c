@@ -34,7 +34,7 @@ Test(metrics, empty_render_has_every_family) {
   srv_metrics_reset();
   char *t = render();
   has(t, "# TYPE gravitas_build_info gauge\n");
-  has(t, "gravitas_build_info{version=\"" GRAVITAS_VERSION "\"} 1\n");
+  has(t, "gravitas_build_info{version=\"" GRAVITAS_VERSION "\",revision=\"");
   has(t, "# TYPE gravitas_http_requests_total counter\n");
   has(t, "# TYPE gravitas_http_request_duration_seconds histogram\n");
   has(t, "# TYPE gravitas_fit_duration_seconds histogram\n");
