@@ -904,8 +904,11 @@ void api_post_datasets_from_worldbank(const api_request *req,
   }
   w.nc = p.np + 1;
   countries = calloc(w.nc, sizeof *countries);
-  w.series = malloc(w.nc * p.ni * p.ny * sizeof *w.series);
-  w.used = calloc(w.nc * p.ni, sizeof *w.used);
+  /* p.ni is 0 when only the economic distance is asked for: malloc(0) may
+   * answer NULL, which is not a lack of memory. */
+  size_t ncell = w.nc * p.ni;
+  w.series = malloc((ncell ? ncell * p.ny : 1) * sizeof *w.series);
+  w.used = calloc(ncell ? ncell : 1, sizeof *w.used);
   if (countries == NULL || w.series == NULL || w.used == NULL) {
     api_problem(res, API_E_INTERNAL, NULL, "Out of memory.");
     goto cleanup;

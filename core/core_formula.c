@@ -1439,8 +1439,10 @@ static core_status design_build(const core_formula *f, const core_panel *p,
   d->X = gsl_matrix_alloc(m, ncol);
   d->y = gsl_vector_alloc(m);
   d->y_level = gsl_vector_alloc(m);
-  d->col_label = calloc(ncol, sizeof *d->col_label);
-  d->col_kind = calloc(ncol, sizeof *d->col_kind);
+  /* ncol is 0 for "y ~ 1 | f" (the effects absorb the constant): calloc(0)
+   * may answer NULL, which is not a lack of memory. */
+  d->col_label = calloc(ncol ? ncol : 1, sizeof *d->col_label);
+  d->col_kind = calloc(ncol ? ncol : 1, sizeof *d->col_kind);
   fbuf = malloc(m * sizeof *fbuf);
   if (!d->X || !d->y || !d->y_level || !d->col_label || !d->col_kind || !fbuf)
     goto nomem;

@@ -722,16 +722,19 @@ core_status core_sfa_fit(const gsl_matrix *X, const gsl_vector *y,
     goto cleanup;
   }
   /* Preconditioner from the Hessian at the grid point; where that is not
-   * positive definite (far from the optimum), its absolute diagonal. */
+   * positive definite (far from the optimum), its absolute diagonal; where
+   * it could not be computed (a gradient is not finite there, so H was left
+   * partly unwritten), the identity. */
   memcpy(p.theta0, theta, np * sizeof *theta);
-  bool pre = hessian(&p, theta, H, trial) && cholesky(np, H, p.L);
+  bool have_h = hessian(&p, theta, H, trial);
+  bool pre = have_h && cholesky(np, H, p.L);
   for (size_t i = 0; i < np && pre; i++)
     for (size_t j = 0; j < np; j++)
       if (j > i) p.L[i * np + j] = 0.0;
   if (!pre) {
     memset(p.L, 0, np * np * sizeof *p.L);
     for (size_t i = 0; i < np; i++) {
-      double d = fabs(H[i * np + i]);
+      double d = have_h ? fabs(H[i * np + i]) : 0.0;
       p.L[i * np + i] = isfinite(d) && d > 0 ? sqrt(d) : 1.0;
     }
   }
