@@ -247,8 +247,10 @@ static const char *json_word_end(const char *p, const char *e, const char *word,
 bool api_json_valid(const char *s, size_t n) {
   if (s == NULL) return false;
   const char *p = s, *e = s + n;
-  /* One bit per open container: 1 object, 0 array. */
-  unsigned char stack[API_JSON_VALID_MAX_DEPTH / 8];
+  /* One bit per open container: 1 object, 0 array. Zeroed, so that setting
+   * one bit reads no byte that was never written (the other bits of a byte
+   * are not looked at before they are set). */
+  unsigned char stack[API_JSON_VALID_MAX_DEPTH / 8] = {0};
   size_t depth = 0;
 #define TOP_IS_OBJECT() ((stack[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1u)
 value:

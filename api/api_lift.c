@@ -242,16 +242,14 @@ static bool lift_array(scan *sc) {
       break;
     }
     skip_ws(sc);
-    if (sc->i >= sc->len) {
-      ok = false;
-    } else if (sc->s[sc->i] == ',') {
+    if (sc->i < sc->len && sc->s[sc->i] == ',') {
       sc->i++;
       skip_ws(sc);
-    } else if (sc->s[sc->i] == ']') {
+    } else if (sc->i < sc->len && sc->s[sc->i] == ']') {
       sc->i++;
       break;
     } else {
-      ok = false;
+      ok = false; /* the end of the text, or not a separator */
     }
   }
   if (!ok || sc->i - start < LIFT_MIN_BYTES) {
@@ -552,16 +550,14 @@ static bool lift_rows(scan *sc) {
       break;
     }
     skip_ws(sc);
-    if (sc->i >= sc->len) {
-      ok = false;
-    } else if (sc->s[sc->i] == ',') {
+    if (sc->i < sc->len && sc->s[sc->i] == ',') {
       sc->i++;
       skip_ws(sc);
-    } else if (sc->s[sc->i] == ']') {
+    } else if (sc->i < sc->len && sc->s[sc->i] == ']') {
       sc->i++;
       break;
     } else {
-      ok = false;
+      ok = false; /* the end of the text, or not a separator */
     }
   }
   /* A year in some rows must be in all of them (the decoder's fault). */

@@ -493,6 +493,9 @@ static void predict(const api_request *req, api_response *res,
     /* Scaled as the model's own potentials (api_pot_scale.h). */
     api_pot_scale sc = api_pot_scale_of(
         ppml, core_formula_response_kind(v->formula), v->factor);
+    /* p->xb is freed by predict_free; the analyzer takes &p->warnings as a
+     * write to all of *p and so loses the pointer (passed on as const). */
+    // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
     st = core_potential(&v->pot, sc.kind, sc.factor, p->xb, p->actual, p->d->n,
                         p->rows, &p->warnings, &err);
   }

@@ -405,11 +405,17 @@ bool api_panel_potentials(model_ctx *c) {
   size_t nfit = c->fit->n ? c->fit->n : 1;
   double *resid = malloc(nfit * sizeof *resid);
   if (resid == NULL) return api_mctx_internal(c, "Out of memory.");
-  /* The fixed-effect values of each row, by the levels of the panel. */
-  double *const *fe = c->est == API_EST_FE     ? c->fe->fe
-                      : c->est == API_EST_PPML ? c->ppml->fe
-                                               : NULL;
-  size_t nf = c->est == API_EST_RE ? 0 : c->nf;
+  /* The fixed-effect values of each row, by the levels of the panel (a
+   * random-effects model has none). */
+  double *const *fe = NULL;
+  size_t nf = 0;
+  if (c->est == API_EST_FE) {
+    fe = c->fe->fe;
+    nf = c->nf;
+  } else if (c->est == API_EST_PPML) {
+    fe = c->ppml->fe;
+    nf = c->nf;
+  }
   const double *beta = c->tab.est;
   const bool *dropped = c->tab.dropped;
   size_t off = 0;

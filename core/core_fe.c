@@ -461,11 +461,21 @@ core_status core_fe_fit(const gsl_matrix *X, const gsl_vector *y,
     free(ecl);
     goto nomem;
   }
-  for (size_t c = 0, e = 0; c < k1; c++)
+  size_t ne = 0;
+  for (size_t c = 0; c < k1; c++)
     if (!ols->dropped[c]) {
-      ecl[e] = c;              /* column of Xd */
-      ecol[e++] = kept_idx[c]; /* column of X */
+      ecl[ne] = c;              /* column of Xd */
+      ecol[ne++] = kept_idx[c]; /* column of X */
     }
+  /* The OLS estimates exactly the columns it did not drop, so every entry
+   * of ecl[] and ecol[] read below was written. */
+  if (ne != k) {
+    free(ecol);
+    free(ecl);
+    st = core_err_set(err, CORE_EINTERNAL,
+                      "the OLS estimated %zu columns but kept %zu", k, ne);
+    goto fail;
+  }
   r->df_absorbed = core_hdfe_df_absorbed(h, NULL, &r->df_absorbed_exact);
   double df_resid = (double)m - (double)k - (double)r->df_absorbed;
   if (!(df_resid > 0)) {

@@ -26,7 +26,9 @@ typedef struct sbuf {
 
 static void sb_putn(sbuf *b, const char *s, size_t n) {
   if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
+  /* An empty buffer (s NULL, cap 0) always grows; saying so lets the
+   * analyzer see that memcpy never writes through NULL. */
+  if (b->s == NULL || b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + n + 1)
       cap *= 2;

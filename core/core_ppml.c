@@ -514,6 +514,9 @@ static core_status choose_columns(ctx *c, size_t m, const double *ss,
   for (size_t j = 0; j < p; j++) {
     double a = ss[j], b = 0.0;
     for (size_t i = 0; i < m; i++)
+      /* core_ppml_fit set xd[0..p) before this call; the analyzer loses
+       * c->p == p once &c has been passed to other functions. */
+      // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
       b += w[i] * xd[j][i] * xd[j][i];
     use[j] = a > 0.0 && sqrt(b) >= ABSORBED_TOL * sqrt(a);
     if (use[j]) kc++;

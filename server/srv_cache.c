@@ -41,6 +41,8 @@ srv_cache *srv_cache_new(size_t max_bytes, srv_cache_free_fn free_value) {
   srv_cache *c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->nbuckets = 1024;
+  /* An array of pointers: one element is the size of a pointer. */
+  // NOLINTNEXTLINE(bugprone-sizeof-expression)
   c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
   if (c->buckets == NULL || pthread_mutex_init(&c->lock, NULL) != 0) {
     free(c->buckets);

@@ -41,7 +41,7 @@ static api_svc_status map(store_status s, const store_err *err,
                           const char *what) {
   switch (s) {
   case STORE_OK: return API_SVC_OK;
-  case STORE_NOT_FOUND: return API_SVC_NOT_FOUND;
+  case STORE_NOT_FOUND:
   /* An id that is not one of ours cannot name anything stored. */
   case STORE_INVALID: return API_SVC_NOT_FOUND;
   case STORE_BUSY: return API_SVC_BUSY;
