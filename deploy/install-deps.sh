@@ -24,7 +24,7 @@ build=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libgsl-
        python3 python3-jsonschema python3-yaml curl valgrind)
 reference=(r-base-core r-cran-sandwich r-cran-plm r-cran-lmtest python3-statsmodels
            python3-scipy)
-lint=(clang-format cppcheck)
+lint=(clang-format cppcheck clang-tidy)
 bench=(wrk r-base-core r-cran-plm python3-statsmodels python3-numpy)
 # Any nginx flavour already installed will do (nginx-light, -full, ...).
 [ -x /usr/sbin/nginx ] || bench+=(nginx)
