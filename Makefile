@@ -94,8 +94,9 @@ format:
 # every warning an error, two files at a time (~3 min on 2 cores; clang's
 # "N warnings generated" lines, which count what .clang-tidy leaves out, are
 # dropped). clang-tidy reads the compile commands of $(BUILD), configured here
-# (no build is needed). The tools are installed when missing
-# (deploy/install-deps.sh --lint). CI runs it after the tests.
+# (nothing is built but the generated build-string header). The tools are
+# installed when missing (deploy/install-deps.sh --lint). CI runs it after
+# the tests.
 LINT_SOURCES = $(wildcard core/*.c api/*.c server/*.c)
 lint: deps
 	@bash deploy/install-deps.sh --lint
@@ -103,6 +104,7 @@ lint: deps
 	cppcheck --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --quiet --include=/usr/include/jansson.h core api server
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) --target gravitas_build_id >/dev/null
 	@echo "clang-tidy -p $(BUILD) --quiet --warnings-as-errors='*' core/*.c api/*.c server/*.c"
 	@bash -o pipefail -c 'printf "%s\n" $(LINT_SOURCES) \
 	  | xargs -P 2 -n 1 clang-tidy -p $(BUILD) --quiet --warnings-as-errors="*" 2>&1 \
