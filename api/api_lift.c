@@ -200,6 +200,17 @@ static bool read_number(scan *sc, double *x, bool *is_int) {
   return true;
 }
 
+/* Room for one more replacement in sc->r. False when memory is short. */
+static bool repl_room(scan *sc) {
+  if (sc->nr < sc->rcap) return true;
+  size_t ncap = sc->rcap ? sc->rcap * 2 : 16;
+  repl *r = realloc(sc->r, ncap * sizeof *r);
+  if (r == NULL) return false;
+  sc->r = r;
+  sc->rcap = ncap;
+  return true;
+}
+
 /* Tries to read the array at sc->i as numbers and nulls into a new column.
  * On success records the replacement and returns true; otherwise leaves
  * sc->i where it was and the table as it was. */
@@ -213,13 +224,7 @@ static bool lift_array(scan *sc) {
     t->cols = c;
     t->cap = ncap;
   }
-  if (sc->nr == sc->rcap) {
-    size_t ncap = sc->rcap ? sc->rcap * 2 : 16;
-    repl *r = realloc(sc->r, ncap * sizeof *r);
-    if (r == NULL) return false;
-    sc->r = r;
-    sc->rcap = ncap;
-  }
+  if (!repl_room(sc)) return false;
   api_lifted_col col = {0};
   size_t cap = 0;
   sc->i++; /* '[' */
@@ -529,13 +534,7 @@ static bool lift_rows(scan *sc) {
     out->rows = r;
     out->rows_cap = ncap;
   }
-  if (sc->nr == sc->rcap) {
-    size_t ncap = sc->rcap ? sc->rcap * 2 : 16;
-    repl *r = realloc(sc->r, ncap * sizeof *r);
-    if (r == NULL) return false;
-    sc->r = r;
-    sc->rcap = ncap;
-  }
+  if (!repl_room(sc)) return false;
   rows_build b = {0};
   sc->i++; /* '[' */
   skip_ws(sc);
