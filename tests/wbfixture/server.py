@@ -218,7 +218,12 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up first (a timeout test, or a server that
+            # stopped): what a real API would see, not a fixture error.
+            pass
 
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
