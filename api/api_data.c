@@ -220,11 +220,11 @@ static void decode_lifted_rows(decoder *d, const api_lifted_rows *lr,
     memcpy(d->panel->cols[col], lr->cols[j], n * sizeof *lr->cols[j]);
   }
   for (int k = 0; k < 2; k++)
-    if (lr->key_present[k]) {
+    if (lr->keys[k] != NULL) {
       d->key_present[k] = true;
       memcpy((void *)d->key_str[k], lr->keys[k], n * sizeof *lr->keys[k]);
     }
-  if (lr->key_present[2]) {
+  if (lr->year != NULL) {
     d->key_present[KEY_YEAR] = true;
     memcpy(d->year, lr->year, n * sizeof *lr->year);
     for (size_t i = 0; i < n; i++)
@@ -337,11 +337,11 @@ bool api_data_decode(const json_t *data, const char *base,
   *code = API_E_INVALID;
 
   const json_t *rows = NULL, *cols = NULL;
-  /* Rows lifted out of the text stand as a marker string (api_lift.h). */
+  /* Rows lifted out of the text stand as a marker (api_lift.h). */
   const api_lifted_rows *lr =
       api_lifted_rows_get(lifted, json_object_get(data, "rows"));
   const api_field fields[] = {
-      {.name = "rows", .type = lr ? API_F_STRING : API_F_ARRAY, .out = &rows},
+      {.name = "rows", .type = API_F_ARRAY, .out = &rows},
       {.name = "columns", .type = API_F_OBJECT, .out = &cols},
   };
   if (!api_json_fields(data, base, fields, 2, errs)) return false;

@@ -508,14 +508,9 @@ static bool read_json(post_ctx *c) {
   c->root = api_json_parse_body_lifted(c->req, lim, c->res, &c->lifted);
   if (c->root == NULL) return false;
   const json_t *name = NULL, *rows = NULL, *cols = NULL;
-  /* Rows lifted out of the text stand as a marker string (api_lift.h). */
-  bool lifted_rows =
-      api_lifted_rows_get(&c->lifted, json_object_get(c->root, "rows")) != NULL;
   const api_field fields[] = {
       {.name = "name", .type = API_F_STRING, .out = &name},
-      {.name = "rows",
-       .type = lifted_rows ? API_F_STRING : API_F_ARRAY,
-       .out = &rows},
+      {.name = "rows", .type = API_F_ARRAY, .out = &rows},
       {.name = "columns", .type = API_F_OBJECT, .out = &cols},
   };
   bool ok = api_json_fields(c->root, "", fields, 3, &c->errs);

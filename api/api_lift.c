@@ -211,6 +211,34 @@ static bool repl_room(scan *sc) {
   return true;
 }
 
+/* The token null at sc->i, followed by a delimiter or the end of the text:
+ * consumed, true. Anything else: nothing consumed, false. */
+static bool read_null(scan *sc) {
+  size_t left = sc->len - sc->i;
+  if (left < 4 || memcmp(sc->s + sc->i, "null", 4) != 0) return false;
+  if (left > 4) {
+    char c = sc->s[sc->i + 4];
+    if (!(c == ',' || c == ']' || c == '}' || is_ws(c))) return false;
+  }
+  sc->i += 4;
+  return true;
+}
+
+/* After an element of an array (close ']') or a member of an object
+ * (close '}'): past "," and the white space after it (*end false), or past
+ * close (*end true). False at the end of the text or before anything
+ * else. */
+static bool next_item(scan *sc, char close, bool *end) {
+  skip_ws(sc);
+  if (sc->i >= sc->len) return false;
+  char c = sc->s[sc->i];
+  if (c != ',' && c != close) return false;
+  sc->i++;
+  *end = c == close;
+  if (!*end) skip_ws(sc);
+  return true;
+}
+
 /* Tries to read the array at sc->i as numbers and nulls into a new column.
  * On success records the replacement and returns true; otherwise leaves
  * sc->i where it was and the table as it was. */
@@ -233,29 +261,15 @@ static bool lift_array(scan *sc) {
   while (ok) {
     double x;
     bool is_int;
-    if (sc->len - sc->i >= 4 && memcmp(sc->s + sc->i, "null", 4) == 0 &&
-        (sc->len - sc->i == 4 || sc->s[sc->i + 4] == ',' ||
-         sc->s[sc->i + 4] == ']' || is_ws(sc->s[sc->i + 4]))) {
-      sc->i += 4;
+    if (read_null(sc)) {
       x = NAN;
     } else if (!read_number(sc, &x, &is_int)) {
       ok = false;
       break;
     }
-    if (!push_value(&col, &cap, x)) {
-      ok = false;
-      break;
-    }
-    skip_ws(sc);
-    if (sc->i < sc->len && sc->s[sc->i] == ',') {
-      sc->i++;
-      skip_ws(sc);
-    } else if (sc->i < sc->len && sc->s[sc->i] == ']') {
-      sc->i++;
-      break;
-    } else {
-      ok = false; /* the end of the text, or not a separator */
-    }
+    bool end = false;
+    ok = push_value(&col, &cap, x) && next_item(sc, ']', &end);
+    if (end) break;
   }
   if (!ok || sc->i - start < LIFT_MIN_BYTES) {
     free(col.v);
@@ -294,6 +308,7 @@ typedef struct rows_build {
   size_t str_cap;
   intern in;
   size_t with_year; /* rows that have a year */
+  bool present[3];  /* reporter, partner, year: a member of some row */
 } rows_build;
 
 static void rows_table_free(api_lifted_rows *t) {
@@ -384,10 +399,10 @@ static bool rows_add_row(rows_build *b) {
   return true;
 }
 
-/* The column of variable k (kn bytes, a valid name) for row i, added on its
+/* The column of member k (kn bytes) for the current row, added on its
  * first appearance; hint is the likely index (the one after the previous
- * member's). SIZE_MAX when memory is short or the columns would pass the
- * limit. */
+ * member's). SIZE_MAX when k is not a valid variable name (the decoder's
+ * fault), when memory is short or when the columns would pass the limit. */
 static size_t rows_column(rows_build *b, const char *k, size_t kn, size_t hint,
                           const scan *sc) {
   api_lifted_rows *t = &b->t;
@@ -396,6 +411,12 @@ static size_t rows_column(rows_build *b, const char *k, size_t kn, size_t hint,
     return hint;
   for (size_t j = 0; j < t->ncol; j++)
     if (strncmp(t->names[j], k, kn) == 0 && t->names[j][kn] == '\0') return j;
+  /* A new name: checked once, not in every row that repeats it. */
+  char valid[CORE_NAME_MAX + 1];
+  if (kn == 0 || kn > CORE_NAME_MAX) return SIZE_MAX;
+  memcpy(valid, k, kn);
+  valid[kn] = '\0';
+  if (!core_panel_valid_name(valid)) return SIZE_MAX;
   if (sc->max_columns != 0 && t->ncol >= sc->max_columns) return SIZE_MAX;
   if (t->ncol == b->col_cap) {
     size_t ncap = b->col_cap ? 2 * b->col_cap : 16;
@@ -435,8 +456,7 @@ static size_t rows_column(rows_build *b, const char *k, size_t kn, size_t hint,
  * refuse or that needs Jansson's unescaping. */
 static bool rows_key_string(scan *sc, rows_build *b, const char **out) {
   const char *s = sc->s;
-  if (sc->len - sc->i >= 4 && memcmp(s + sc->i, "null", 4) == 0) {
-    sc->i += 4;
+  if (read_null(sc)) {
     *out = NULL;
     return true;
   }
@@ -477,7 +497,7 @@ static bool rows_row(scan *sc, rows_build *b) {
     if (key >= 0) {
       if (has[key]) return false; /* twice: Jansson's error */
       has[key] = true;
-      t->key_present[key] = true;
+      b->present[key] = true;
       if (key < 2) {
         if (!rows_key_string(sc, b, &t->keys[key][i])) return false;
       } else {
@@ -491,33 +511,18 @@ static bool rows_row(scan *sc, rows_build *b) {
         b->with_year++;
       }
     } else {
-      char name[CORE_NAME_MAX + 1];
-      if (kn == 0 || kn > CORE_NAME_MAX) return false;
-      memcpy(name, k, kn);
-      name[kn] = '\0';
-      if (!core_panel_valid_name(name)) return false;
       size_t j = rows_column(b, k, kn, pos, sc);
       if (j == SIZE_MAX || b->seen[j] == i + 1) return false;
       b->seen[j] = i + 1;
       pos = j + 1;
-      double x;
+      double x = NAN;
       bool is_int;
-      if (sc->len - sc->i >= 4 && memcmp(sc->s + sc->i, "null", 4) == 0)
-        sc->i += 4; /* stays NaN */
-      else if (read_number(sc, &x, &is_int))
-        t->cols[j][i] = x;
-      else
-        return false;
+      if (!read_null(sc) && !read_number(sc, &x, &is_int)) return false;
+      t->cols[j][i] = x;
     }
-    skip_ws(sc);
-    if (sc->i >= sc->len) return false;
-    if (sc->s[sc->i] == '}') {
-      sc->i++;
-      return true;
-    }
-    if (sc->s[sc->i] != ',') return false;
-    sc->i++;
-    skip_ws(sc);
+    bool end = false;
+    if (!next_item(sc, '}', &end)) return false;
+    if (end) return true;
   }
 }
 
@@ -544,20 +549,9 @@ static bool lift_rows(scan *sc) {
       ok = false;
       break;
     }
-    if (!rows_row(sc, &b)) {
-      ok = false;
-      break;
-    }
-    skip_ws(sc);
-    if (sc->i < sc->len && sc->s[sc->i] == ',') {
-      sc->i++;
-      skip_ws(sc);
-    } else if (sc->i < sc->len && sc->s[sc->i] == ']') {
-      sc->i++;
-      break;
-    } else {
-      ok = false; /* the end of the text, or not a separator */
-    }
+    bool end = false;
+    ok = rows_row(sc, &b) && next_item(sc, ']', &end);
+    if (end) break;
   }
   /* A year in some rows must be in all of them (the decoder's fault). */
   if (ok && b.with_year != 0 && b.with_year != b.t.n) ok = false;
@@ -569,11 +563,11 @@ static bool lift_rows(scan *sc) {
     return false;
   }
   for (int k = 0; k < 2; k++)
-    if (!b.t.key_present[k]) {
+    if (!b.present[k]) {
       free((void *)b.t.keys[k]);
       b.t.keys[k] = NULL;
     }
-  if (!b.t.key_present[2]) {
+  if (!b.present[2]) {
     free(b.t.year);
     b.t.year = NULL;
   }
@@ -630,15 +624,9 @@ static bool object(scan *sc, obj_kind kind, size_t depth) {
     sc->i++;
     skip_ws(sc);
     if (sc->i >= sc->len || !member_value(sc, kind, depth, k, kn)) return false;
-    skip_ws(sc);
-    if (sc->i >= sc->len) return false;
-    if (sc->s[sc->i] == '}') {
-      sc->i++;
-      return true;
-    }
-    if (sc->s[sc->i] != ',') return false;
-    sc->i++;
-    skip_ws(sc);
+    bool end = false;
+    if (!next_item(sc, '}', &end)) return false;
+    if (end) return true;
   }
 }
 
@@ -660,7 +648,8 @@ static char *marked_text(const scan *sc, size_t *out_len) {
   size_t removed = 0;
   for (size_t k = 0; k < sc->nr; k++)
     removed += sc->r[k].end - sc->r[k].start;
-  /* A marker is at most 12 + 20 bytes; an array at least LIFT_MIN_BYTES. */
+  /* A marker is at most 2 + 13 + 20 + 1 bytes (a rows marker in its
+   * array); an array at least LIFT_MIN_BYTES. */
   size_t cap = sc->len - removed + sc->nr * 40 + 1;
   char *t = malloc(cap);
   if (t == NULL) return NULL;
@@ -669,8 +658,12 @@ static char *marked_text(const scan *sc, size_t *out_len) {
     const repl *r = &sc->r[k];
     memcpy(t + o, sc->s + from, r->start - from);
     o += r->start - from;
-    int m = snprintf(t + o, cap - o, "\"" MARKER_PREFIX "%s%zu\"",
-                     r->rows ? "r" : "", r->col);
+    /* A rows marker stands inside a one-element array, so that "rows" is
+     * still an array to every check of the request's fields. */
+    int m =
+        r->rows
+            ? snprintf(t + o, cap - o, "[\"" MARKER_PREFIX "r%zu\"]", r->col)
+            : snprintf(t + o, cap - o, "\"" MARKER_PREFIX "%zu\"", r->col);
     if (m < 0 || (size_t)m >= cap - o) {
       free(t);
       return NULL;
@@ -737,8 +730,10 @@ const api_lifted_col *api_lifted_get(const api_lifted *lifted,
 
 const api_lifted_rows *api_lifted_rows_get(const api_lifted *lifted,
                                            const json_t *v) {
-  if (lifted == NULL || lifted->nrows == 0 || !json_is_string(v)) return NULL;
-  const char *s = json_string_value(v);
+  if (lifted == NULL || lifted->nrows == 0 || !json_is_array(v) ||
+      json_array_size(v) != 1 || !json_is_string(json_array_get(v, 0)))
+    return NULL;
+  const char *s = json_string_value(json_array_get(v, 0));
   size_t pl = sizeof MARKER_VALUE - 1;
   if (strncmp(s, MARKER_VALUE, pl) != 0 || s[pl] != 'r') return NULL;
   const char *d = s + pl + 1;

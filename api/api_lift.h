@@ -7,10 +7,11 @@
  * The arrays at /columns/<name> and /data/columns/<name> that hold only JSON
  * numbers and nulls are read straight into doubles here; in the text that
  * Jansson then parses, each is replaced by a marker string
- * ("\u0001gv1:<index>"), and so is a rows array read into columns
- * ("\u0001gv1:r<index>", see api_lifted_rows below). When Jansson refuses that
- * text, the client's own text is parsed instead, so that an error is Jansson's
- * own, its line and column those of the client's text.
+ * ("\u0001gv1:<index>"), and a rows array read into columns by a marker
+ * in a one-element array (["\u0001gv1:r<index>"], see api_lifted_rows
+ * below), so that "rows" stays an array to every check of the fields. When
+ * Jansson refuses that text, the client's own text is parsed instead, so that
+ * an error is Jansson's own, its line and column those of the client's text.
  *
  * The values are those Jansson would give: a number without fraction or
  * exponent is read with strtoll and converted to double (so -0 is 0), any
@@ -43,15 +44,16 @@ typedef struct api_lifted_col {
  * leaves the array to Jansson and the decoder, whose faults and pointers
  * are then those of the client's text. */
 typedef struct api_lifted_rows {
-  size_t n;             /* rows */
-  size_t ncol;          /* numeric variables, in order of first appearance */
-  char **names;         /* ncol names; owned */
-  size_t *first_row;    /* the row where each first appears */
-  double **cols;        /* ncol columns of n values, NaN when absent or null */
-  bool key_present[3];  /* reporter, partner, year: a member of some row */
-  const char **keys[2]; /* n reporters, partners (NULL: absent or null) */
-  int *year;            /* n years when key_present[2] */
-  char **strs;          /* the distinct key strings the rows point at */
+  size_t n;          /* rows */
+  size_t ncol;       /* numeric variables, in order of first appearance */
+  char **names;      /* ncol names; owned */
+  size_t *first_row; /* the row where each first appears */
+  double **cols;     /* ncol columns of n values, NaN when absent or null */
+  /* n reporters, partners (an entry NULL: absent or null in that row); the
+   * array NULL when the key is a member of no row. */
+  const char **keys[2];
+  int *year;   /* n years, or NULL when no row has a year */
+  char **strs; /* the distinct key strings the rows point at */
   size_t nstr;
 } api_lifted_rows;
 
@@ -75,8 +77,9 @@ json_t *api_lift_load(const char *buf, size_t len, size_t flags,
  * marker of this table (lifted may be NULL). */
 const api_lifted_col *api_lifted_get(const api_lifted *lifted, const json_t *v);
 
-/* The lifted rows a marker string v stands for, or NULL when v is not a
- * rows marker of this table (lifted may be NULL). */
+/* The lifted rows v (the one-element array holding a rows marker) stands
+ * for, or NULL when v is not such an array of this table (lifted may be
+ * NULL). */
 const api_lifted_rows *api_lifted_rows_get(const api_lifted *lifted,
                                            const json_t *v);
 
