@@ -171,12 +171,15 @@ class WorldBank(unittest.TestCase, ServerTestCase):
         self.assertEqual(self.fx.stats()["requests"], before + 1)
 
     def test_world_bank_message_is_422_naming_the_indicator(self):
+        series = 'gravitas_worldbank_indicators_total{outcome="invalid"}'
+        before = metrics(self.srv)[series]
         r = fetch(self.srv, ["KAZ"], ["SP.POP.TOTL", "NOT.AN.INDICATOR"],
                   2020, 2021)
         self.assertEqual(r.status, 422, r.text)
         self.assertIn("NOT.AN.INDICATOR", r.json["detail"])
         self.assertEqual([e["pointer"] for e in r.json["errors"]],
                          ["/indicators/1"])
+        self.assertEqual(metrics(self.srv)[series], before + 1)
 
     def test_bad_body_names_fields(self):
         r = fetch(self.srv, [], ["SP.POP.TOTL"], 2021, 2020)
@@ -261,6 +264,8 @@ class WorldBankFailures(unittest.TestCase, ServerTestCase):
         r = fetch(srv, ["KAZ"], ["SP.POP.TOTL"], 2020, 2021)
         self.assertEqual(r.status, 502, r.text)
         self.assertIn("SP.POP.TOTL", r.json["detail"])
+        self.assertEqual(metrics(srv)['gravitas_worldbank_indicators_total'
+                                      '{outcome="upstream"}'], 1)
 
     def test_timeout_is_504(self):
         srv = wb_server(self.fx.url("delay-3000"), GRAVITAS_WB_TIMEOUT_MS=300)
@@ -268,6 +273,8 @@ class WorldBankFailures(unittest.TestCase, ServerTestCase):
         r = fetch(srv, ["KAZ"], ["SP.POP.TOTL"], 2020, 2021)
         self.assertEqual(r.status, 504, r.text)
         self.assertIn("SP.POP.TOTL", r.json["detail"])
+        self.assertEqual(metrics(srv)['gravitas_worldbank_indicators_total'
+                                      '{outcome="timeout"}'], 1)
 
     def test_reads_are_answered_while_a_fetch_waits(self):
         """A World Bank fetch (a write) runs on the worker pool: with a
